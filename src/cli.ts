@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+
+export interface CliOptions {
+  config?: string;
+  resources: string[];
+  host: string;
+  grpcPort: number;
+  healthPort: number;
+  httpPort: number;
+  metricsPort: number;
+  poolName?: string;
+  poolNamespace: string;
+}
+
+export const USAGE = `Usage: kthena-router [options]
+
+LLM inference router: Envoy ext_proc endpoint picker (Gateway API Inference Extension protocol) and standalone
+OpenAI-compatible proxy for vLLM, SGLang and TGI fleets.
+
+Options:
+  --config FILE            router configuration (Kthena routerConfiguration shape + our sections)
+  --resources PATH         YAML file or directory of Kubernetes-style objects (Pod, ModelServer, ModelRoute,
+                           InferencePool, ExternalModelProvider, Secret); repeatable; re-read on change
+  --host ADDR              address to listen on (default 0.0.0.0)
+  --grpc-port N            ext_proc gRPC port, with gRPC health (default 9002)
+  --health-port N          extra gRPC health port for probes (default 9003; 0 disables)
+  --http-port N            standalone proxy port (default 8080; 0 disables)
+  --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
+  --pool-name NAME         InferencePool mode: pick among this pool's endpoints
+  --pool-namespace NS      namespace of the pool (default "default")
+  -h, --help               show this help
+`;
+
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+export function parseCli(argv: string[]): CliOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        resources: { type: 'string', multiple: true },
+        host: { type: 'string' },
+        'grpc-port': { type: 'string' },
+        'health-port': { type: 'string' },
+        'http-port': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'pool-name': { type: 'string' },
+        'pool-namespace': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  return {
+    config: values.config,
+    resources: values.resources ?? [],
+    host: values.host ?? '0.0.0.0',
+    grpcPort: port(values['grpc-port'], 9002, '--grpc-port'),
+    healthPort: port(values['health-port'], 9003, '--health-port'),
+    httpPort: port(values['http-port'], 8080, '--http-port'),
+    metricsPort: port(values['metrics-port'], 9090, '--metrics-port'),
+    poolName: values['pool-name'],
+    poolNamespace: values['pool-namespace'] ?? 'default',
+  };
+}
+
+function port(v: string | undefined, dflt: number, flag: string): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${flag} must be a port number (0-65535)`);
+  return n;
+}

@@ -1,0 +1,95 @@
+import type { Datastore } from '../datastore/datastore.js';
+import type { Endpoint } from '../datastore/endpoint.js';
+import { UsageReader } from '../openai/usage.js';
+import { inflightGauge, requestsTotal, tokensTotal } from '../observability/metrics.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { SchedulingRequest } from '../scheduler/types.js';
+import type { Reservation } from './filters.js';
+import type { Exchange, HeaderMapLike, Outcome } from './types.js';
+
+export interface ExchangeInit {
+  requestId: string;
+  datastore: Datastore;
+  scheduler: Scheduler;
+  schedulingRequest: SchedulingRequest;
+  primary: Endpoint;
+  reservation?: Reservation;
+  /** Client-facing model name and the name the engine answers with, when the body was rewritten. */
+  modelRewrite?: { client: string; upstream: string };
+  labels: { model: string; route: string; tenant: string };
+}
+
+/**
+ * Per-request state on the response path: holds the in-flight count on the endpoint that serves the request, reads
+ * usage from the response, and settles everything exactly once in `finish`.
+ */
+export class RequestExchange implements Exchange {
+  readonly requestId: string;
+  private endpoint: Endpoint | undefined;
+  private readonly usage = new UsageReader();
+  private status = 0;
+  private finished = false;
+  private readonly rewriteFrom?: string;
+  private readonly rewriteTo?: string;
+
+  constructor(private readonly init: ExchangeInit) {
+    this.requestId = init.requestId;
+    this.endpoint = init.primary;
+    acquire(init.primary);
+    if (init.modelRewrite) {
+      this.rewriteFrom = `"model":${JSON.stringify(init.modelRewrite.upstream)}`;
+      this.rewriteTo = `"model":${JSON.stringify(init.modelRewrite.client)}`;
+    }
+  }
+
+  served(address: string): void {
+    if (this.finished || this.endpoint?.address === address) return;
+    const ep = this.init.datastore.endpoint(address);
+    if (this.endpoint) release(this.endpoint);
+    this.endpoint = ep;
+    if (ep) {
+      acquire(ep);
+      this.init.scheduler.served(this.init.schedulingRequest, ep);
+    }
+  }
+
+  responseHeaders(status: number, headers: HeaderMapLike): void {
+    this.status = status;
+    this.usage.setContentType(headers.get('content-type'));
+  }
+
+  responseBody(chunk: Buffer, endOfStream: boolean): Buffer {
+    if (this.finished) return chunk;
+    this.usage.push(chunk, endOfStream);
+    if (this.rewriteFrom === undefined || chunk.length === 0) return chunk;
+    // Engines answer with the model name they were sent; clients expect the name they asked for.
+    const text = chunk.toString('utf8');
+    return text.includes(this.rewriteFrom) ? Buffer.from(text.split(this.rewriteFrom).join(this.rewriteTo)) : chunk;
+  }
+
+  finish(outcome: Outcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    const effective: Outcome = outcome === 'success' && this.status >= 400 ? 'error' : outcome;
+    if (this.endpoint) release(this.endpoint);
+    const out = this.usage.outputTokens();
+    const { model, route, tenant } = this.init.labels;
+    if (this.init.reservation) {
+      if (effective === 'success' || out > 0) this.init.reservation.commit(out);
+      else this.init.reservation.release();
+    }
+    if (out > 0) tokensTotal.inc({ direction: 'output', model, tenant }, out);
+    requestsTotal.inc({ model, route, outcome: effective });
+    this.init.scheduler.completed(this.init.schedulingRequest, this.endpoint, effective);
+  }
+}
+
+function acquire(ep: Endpoint): void {
+  ep.inflight++;
+  inflightGauge.set({ endpoint: ep.address }, ep.inflight);
+}
+
+function release(ep: Endpoint): void {
+  ep.inflight = Math.max(0, ep.inflight - 1);
+  inflightGauge.set({ endpoint: ep.address }, ep.inflight);
+}

@@ -1,0 +1,43 @@
+import type { RouteRateLimit } from '../resources/types.js';
+import type { HeaderMapLike } from './types.js';
+
+// What the pipeline needs from the auth and rate-limit filters (src/filters/), kept structural so the core does no
+// I/O of its own and tests can run it without them.
+
+export interface Principal {
+  user: string;
+  tenant: string;
+  tier?: string;
+  groups: string[];
+  method: string;
+}
+
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; status: number; code: string; message: string; reason: string };
+
+export interface AuthFilter {
+  authenticate(headers: HeaderMapLike, model: string): Promise<AuthOutcome>;
+}
+
+export interface Reservation {
+  commit(actualOutputTokens: number): void;
+  release(): void;
+}
+
+export type ReserveOutcome =
+  | { ok: true; reservation: Reservation; headers: Record<string, string> }
+  | { ok: false; status: number; headers: Record<string, string>; message: string; code: string };
+
+export interface RateLimitFilter {
+  reserve(req: {
+    principal: Principal;
+    model: string;
+    routeKey?: string;
+    routeLimit?: RouteRateLimit;
+    inputTokens: number;
+    maxOutputTokens: number;
+  }): Promise<ReserveOutcome>;
+}
+
+export type TokenCounter = (model: string, text: string) => number;

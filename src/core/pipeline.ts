@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { Datastore } from '../datastore/datastore.js';
+import type { Endpoint } from '../datastore/endpoint.js';
+import { errorBody, type ApiError } from '../openai/errors.js';
+import { parseRequest, type ParsedRequest } from '../openai/request.js';
+import { logger } from '../observability/logger.js';
+import { decisionLatency, picksTotal, requestsTotal, tokensTotal } from '../observability/metrics.js';
+import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
+import type { SchedulingRequest } from '../scheduler/types.js';
+import { RequestExchange } from './exchange.js';
+import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
+import { modelList } from './models.js';
+import { resolveTarget, type PoolRef, type Target } from './targets.js';
+import type { Decision, InboundRequest, Pipeline, RejectDecision, RouteDecision } from './types.js';
+
+export interface PipelineOptions {
+  datastore: Datastore;
+  scheduler: Scheduler;
+  maxBodyBytes: number;
+  /** InferencePool mode: every request is picked among this pool's endpoints. */
+  pool?: PoolRef;
+  auth?: AuthFilter;
+  rateLimit?: RateLimitFilter;
+  countTokens?: TokenCounter;
+  /** Honour the Gateway API conformance header `test-epp-endpoint-selection`. */
+  testMode?: boolean;
+  random?: () => number;
+}
+
+const ANONYMOUS: Principal = { user: 'anonymous', tenant: 'default', groups: [], method: 'anonymous' };
+const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
+
+/** The transport-free routing pipeline: parse → route → auth → rate limit → schedule → decision. */
+export class RoutingPipeline implements Pipeline {
+  private readonly random: () => number;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  async handle(req: InboundRequest): Promise<Decision> {
+    const started = performance.now();
+    try {
+      const decision = await this.decide(req);
+      if (decision.kind === 'reject') {
+        requestsTotal.inc({ model: '-', route: '-', outcome: `rejected_${decision.status}` });
+      }
+      return decision;
+    } finally {
+      decisionLatency.observe({ frontend: req.frontend }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async decide(req: InboundRequest): Promise<Decision> {
+    const requestId = req.headers.get('x-request-id') || randomUUID();
+    if (req.body.length > this.opts.maxBodyBytes) {
+      return reject({
+        status: 413,
+        code: 'request_too_large',
+        message: `request body exceeds ${this.opts.maxBodyBytes} bytes`,
+      });
+    }
+    if (req.body.length === 0 && isModelList(req)) {
+      if (!this.opts.pool) return modelList(this.opts.datastore);
+      return this.passThrough(req, requestId);
+    }
+    const parsed = parseRequest(req.path, req.body);
+    if ('status' in parsed) return reject(parsed);
+
+    const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random);
+    if ('status' in target) return reject(target);
+
+    const auth = await this.authenticate(req, parsed.model);
+    if ('status' in auth) return reject(auth);
+    const principal = auth;
+
+    const upstreamModel = this.upstreamModel(parsed, target);
+    const inputTokens = this.opts.countTokens ? this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
+    const labels = { model: parsed.model, route: target.routeLabel, tenant: principal.tenant };
+    let reservation: Reservation | undefined;
+    let limitHeaders: Record<string, string> = {};
+    if (this.opts.rateLimit) {
+      const r = await this.opts.rateLimit.reserve({
+        principal,
+        model: parsed.model,
+        routeKey: target.match ? target.routeLabel : undefined,
+        routeLimit: target.match?.route.spec.rateLimit,
+        inputTokens,
+        maxOutputTokens: parsed.maxTokens ?? 0,
+      });
+      if (!r.ok) return reject({ status: r.status, code: r.code, message: r.message, headers: r.headers });
+      reservation = r.reservation;
+      limitHeaders = r.headers;
+    }
+    if (inputTokens > 0) tokensTotal.inc({ direction: 'input', model: parsed.model, tenant: principal.tenant }, inputTokens);
+
+    const sreq: SchedulingRequest = {
+      requestId,
+      model: upstreamModel,
+      loraAdapter: target.match?.viaLora ? parsed.model : undefined,
+      promptText: parsed.promptText,
+      headers: req.headers,
+      user: parsed.user ?? (principal.method === 'anonymous' ? undefined : principal.user),
+      group: target.group,
+    };
+    const candidates = this.restrict(req, target.candidates);
+    if (candidates.length === 0) {
+      reservation?.release();
+      return reject({ status: 503, code: 'no_ready_endpoint', message: 'no eligible endpoint in the gateway subset' });
+    }
+    let ranked: Endpoint[];
+    try {
+      ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
+    } catch (err) {
+      reservation?.release();
+      if (err instanceof NoEndpointError) return reject({ status: 503, code: 'no_ready_endpoint', message: err.message });
+      throw err;
+    }
+    const primary = ranked[0]!;
+    primary.picksSinceScrape++;
+    this.opts.scheduler.picked(sreq, primary);
+    picksTotal.inc({ model_server: target.group, endpoint: primary.address });
+
+    const rewritten = upstreamModel !== parsed.model;
+    const exchange = new RequestExchange({
+      requestId,
+      datastore: this.opts.datastore,
+      scheduler: this.opts.scheduler,
+      schedulingRequest: sreq,
+      primary,
+      reservation,
+      modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
+      labels,
+    });
+    const policy = target.server?.spec.trafficPolicy;
+    const decision: RouteDecision = {
+      kind: 'route',
+      endpoints: ranked.map((e) => e.address),
+      setHeaders: { 'x-request-id': requestId, ...limitHeaders },
+      removeHeaders: [],
+      body: rewritten ? Buffer.from(JSON.stringify({ ...parsed.json, model: upstreamModel })) : undefined,
+      upstream: {
+        scheme: target.server?.spec.workloadPort.protocol ?? 'http',
+        timeoutMs: policy?.timeoutMs ?? 0,
+        retryAttempts: policy?.retry?.attempts ?? 0,
+        retryIntervalMs: policy?.retry?.retryIntervalMs ?? 100,
+      },
+      exchange,
+    };
+    logger.debug({ requestId, model: parsed.model, endpoint: primary.address, group: target.group }, 'picked');
+    return decision;
+  }
+
+  /** ModelServer.spec.model replaces the client's model name, except for LoRA adapters, which engines know by name. */
+  private upstreamModel(parsed: ParsedRequest, target: Target): string {
+    const serverModel = target.server?.spec.model;
+    if (!serverModel || target.match?.viaLora) return parsed.model;
+    return serverModel;
+  }
+
+  private async authenticate(req: InboundRequest, model: string): Promise<Principal | ApiError> {
+    if (!this.opts.auth) return ANONYMOUS;
+    const r = await this.opts.auth.authenticate(req.headers, model);
+    if (r.ok) return r.principal;
+    return { status: r.status, code: r.code, message: r.message, headers: r.status === 401 ? { 'www-authenticate': 'Bearer' } : undefined };
+  }
+
+  /** Applies the gateway's subset hint and, in test mode only, the conformance steering header. */
+  private restrict(req: InboundRequest, candidates: Endpoint[]): Endpoint[] {
+    let allowed = req.subset;
+    const steer = this.opts.testMode ? req.headers.get(CONFORMANCE_HEADER) : undefined;
+    if (steer) allowed = steer.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!allowed) return candidates;
+    const set = new Set(allowed);
+    return candidates.filter((e) => set.has(e.address) || set.has(e.ip));
+  }
+
+  /** A bodiless request in pool mode (e.g. GET /v1/models) goes to any ready pool endpoint. */
+  private passThrough(req: InboundRequest, requestId: string): Decision {
+    const pool = this.opts.pool!;
+    const candidates = this.restrict(req, this.opts.datastore.endpointsForPool(pool.namespace, pool.name));
+    if (candidates.length === 0) return reject({ status: 503, code: 'no_ready_endpoint', message: 'no ready endpoint' });
+    const sreq: SchedulingRequest = {
+      requestId,
+      model: '',
+      promptText: '',
+      headers: req.headers,
+      group: `pool:${pool.namespace}/${pool.name}`,
+    };
+    const primary = candidates[Math.floor(this.random() * candidates.length)]!;
+    const exchange = new RequestExchange({
+      requestId,
+      datastore: this.opts.datastore,
+      scheduler: this.opts.scheduler,
+      schedulingRequest: sreq,
+      primary,
+      labels: { model: '-', route: '-', tenant: 'default' },
+    });
+    return {
+      kind: 'route',
+      endpoints: [primary.address],
+      setHeaders: { 'x-request-id': requestId },
+      removeHeaders: [],
+      upstream: { scheme: 'http', timeoutMs: 0, retryAttempts: 0, retryIntervalMs: 100 },
+      exchange,
+    };
+  }
+}
+
+function isModelList(req: InboundRequest): boolean {
+  const q = req.path.indexOf('?');
+  const p = q < 0 ? req.path : req.path.slice(0, q);
+  return req.method === 'GET' && /\/models\/?$/.test(p);
+}
+
+export function reject(err: ApiError): RejectDecision {
+  return {
+    kind: 'reject',
+    status: err.status,
+    body: errorBody(err),
+    headers: { 'content-type': 'application/json', ...(err.headers ?? {}) },
+  };
+}

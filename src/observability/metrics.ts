@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// The router's own Prometheus metrics, served on --metrics-port at /metrics.
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'kthena_router_process_' });
+
+export const requestsTotal = new Counter({
+  name: 'kthena_router_requests_total',
+  help: 'Requests handled, by model, route and outcome.',
+  labelNames: ['model', 'route', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const decisionLatency = new Histogram({
+  name: 'kthena_router_decision_duration_seconds',
+  help: 'Time from a complete request to a routing decision.',
+  labelNames: ['frontend'] as const,
+  buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  registers: [registry],
+});
+
+export const picksTotal = new Counter({
+  name: 'kthena_router_picks_total',
+  help: 'Endpoints picked as primary, by model server and endpoint.',
+  labelNames: ['model_server', 'endpoint'] as const,
+  registers: [registry],
+});
+
+export const scrapeErrorsTotal = new Counter({
+  name: 'kthena_router_scrape_errors_total',
+  help: 'Failed scrapes of engine metrics, by endpoint.',
+  labelNames: ['endpoint'] as const,
+  registers: [registry],
+});
+
+export const inflightGauge = new Gauge({
+  name: 'kthena_router_inflight_requests',
+  help: 'Requests sent to an endpoint by this router and not yet completed.',
+  labelNames: ['endpoint'] as const,
+  registers: [registry],
+});
+
+export const tokensTotal = new Counter({
+  name: 'kthena_router_tokens_total',
+  help: 'Tokens seen, by direction (input/output), model and tenant.',
+  labelNames: ['direction', 'model', 'tenant'] as const,
+  registers: [registry],
+});

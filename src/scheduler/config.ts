@@ -1,0 +1,69 @@
+import type { PluginArgs } from './types.js';
+
+/** Kthena's `scheduler` section, normalised. */
+export interface SchedulerConfig {
+  filters: string[];
+  scores: Array<{ name: string; weight: number }>;
+  args: Map<string, PluginArgs>;
+  /** Length of the ranked list sent to the gateway (primary + fallbacks); Kthena uses 5. */
+  topN: number;
+}
+
+/** Used when no scheduler section is configured. */
+export const DEFAULT_SCHEDULER: SchedulerConfig = {
+  filters: ['least-request'],
+  scores: [
+    { name: 'least-request', weight: 2 },
+    { name: 'gpu-usage', weight: 1 },
+    { name: 'least-latency', weight: 1 },
+  ],
+  args: new Map(),
+  topN: 5,
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Accepts Kthena's shape: `{ pluginConfig: [{name, args}], plugins: { Filter: {enabled, disabled}, Score: {enabled:
+ * [{name, weight}], disabled} }, topN? }`. Unknown plugin names are rejected by the scheduler, which knows the
+ * registry.
+ */
+export function parseSchedulerConfig(raw: unknown): SchedulerConfig {
+  if (raw === undefined || raw === null) return DEFAULT_SCHEDULER;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('scheduler must be a mapping');
+  const s = raw as Record<string, any>;
+  const args = new Map<string, PluginArgs>();
+  for (const pc of asArray(s.pluginConfig, 'scheduler.pluginConfig')) {
+    if (typeof pc?.name !== 'string') throw new ConfigError('scheduler.pluginConfig[].name must be a string');
+    args.set(pc.name, (pc.args ?? {}) as PluginArgs);
+  }
+  const plugins = s.plugins ?? {};
+  const filterDisabled = new Set(asArray(plugins.Filter?.disabled, 'scheduler.plugins.Filter.disabled').map(String));
+  const filters = asArray(plugins.Filter?.enabled, 'scheduler.plugins.Filter.enabled')
+    .map(String)
+    .filter((n) => !filterDisabled.has(n));
+  const scoreDisabled = new Set(
+    asArray(plugins.Score?.disabled, 'scheduler.plugins.Score.disabled').map((p) => String(p?.name ?? p)),
+  );
+  const scores = asArray(plugins.Score?.enabled, 'scheduler.plugins.Score.enabled')
+    .map((p) => {
+      const name = typeof p === 'string' ? p : p?.name;
+      const weight = typeof p === 'string' || p?.weight === undefined ? 1 : Number(p.weight);
+      if (typeof name !== 'string') throw new ConfigError('scheduler.plugins.Score.enabled[].name must be a string');
+      if (!Number.isFinite(weight) || weight < 0) throw new ConfigError(`weight of score plugin ${name} must be >= 0`);
+      return { name, weight };
+    })
+    .filter((p) => !scoreDisabled.has(p.name));
+  const topN = s.topN === undefined ? 5 : Number(s.topN);
+  if (!Number.isInteger(topN) || topN < 1 || topN > 32) throw new ConfigError('scheduler.topN must be in 1..32');
+  if (scores.length === 0) throw new ConfigError('scheduler.plugins.Score.enabled must name at least one plugin');
+  return { filters, scores, args, topN };
+}
+
+function asArray(v: unknown, field: string): any[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError(`${field} must be a list`);
+  return v;
+}
