@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+import { ConfigError, parseConfig } from '../../../src/config/config.js';
+import { parseCli, CliError } from '../../../src/cli.js';
+
+describe('config and CLI', () => {
+  it('defaults', () => {
+    const c = parseConfig({});
+    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
+    expect(c.metrics.scrapeIntervalMs).to.equal(500);
+    expect(c.scheduler.scores.map((s) => s.name)).to.include('least-request');
+  });
+
+  it('accepts Kthena routerConfiguration nested as a YAML string', () => {
+    const c = parseConfig({
+      routerConfiguration: 'scheduler:\n  plugins:\n    Score:\n      enabled:\n        - name: random\n          weight: 1\n',
+    });
+    expect(c.scheduler.scores).to.deep.equal([{ name: 'random', weight: 1 }]);
+  });
+
+  it('rejects wrong types with the field name', () => {
+    expect(() => parseConfig({ router: { maxBodyBytes: 'big' } })).to.throw(ConfigError, /router.maxBodyBytes/);
+    expect(() => parseConfig({ metrics: [] })).to.throw(/metrics must be a mapping/);
+  });
+
+  it('parses the CLI contract', () => {
+    const o = parseCli(['--resources', 'a.yaml', '--resources', 'dir', '--grpc-port', '9100', '--http-port', '0']);
+    if (o === 'help') throw new Error('help');
+    expect(o).to.include({ grpcPort: 9100, httpPort: 0, metricsPort: 9090, host: '0.0.0.0' });
+    expect(o.resources).to.deep.equal(['a.yaml', 'dir']);
+    expect(parseCli(['-h'])).to.equal('help');
+    expect(() => parseCli(['--grpc-port', 'x'])).to.throw(CliError, /--grpc-port/);
+    expect(() => parseCli(['--bogus'])).to.throw(CliError);
+  });
+});

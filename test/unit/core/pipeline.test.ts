@@ -1,0 +1,194 @@
+import { expect } from 'chai';
+import { RoutingPipeline, type PipelineOptions } from '../../../src/core/pipeline.js';
+import type { Decision, InboundRequest, RouteDecision } from '../../../src/core/types.js';
+import { Datastore } from '../../../src/datastore/datastore.js';
+import { parseResource } from '../../../src/resources/parse.js';
+import type { Resource } from '../../../src/resources/types.js';
+import { DEFAULT_SCHEDULER } from '../../../src/scheduler/config.js';
+import { Scheduler } from '../../../src/scheduler/scheduler.js';
+import { mr, ms, pod, seeded } from '../../support/builders.js';
+
+const r = (o: unknown) => parseResource(o) as Resource;
+
+function fleet(): Datastore {
+  const ds = new Datastore();
+  ds.sinkFor('t').replace(['Pod', 'ModelServer', 'ModelRoute', 'InferencePool'], [
+    r(ms('llama', { model: 'meta-llama/Llama-3.1-8B', inferenceEngine: 'vLLM', workloadSelector: { matchLabels: { app: 'llama' } }, workloadPort: { port: 8000 }, trafficPolicy: { timeout: '30s', retry: { attempts: 2, retryInterval: '50ms' } } })),
+    r(ms('canary', { inferenceEngine: 'vLLM', workloadSelector: { matchLabels: { app: 'canary' } }, workloadPort: { port: 8000 } })),
+    r(ms('empty', { inferenceEngine: 'SGLang', workloadSelector: { matchLabels: { app: 'none' } }, workloadPort: { port: 30000 } })),
+    r(mr('llama', { modelName: 'llama', loraAdapters: ['sql-lora'], rules: [{ targetModels: [{ modelServerName: 'llama', weight: 90 }, { modelServerName: 'canary', weight: 10 }] }] })),
+    r(mr('ghost', { modelName: 'ghost', rules: [{ targetModels: [{ modelServerName: 'empty' }] }] })),
+    r(pod('a', '10.0.0.1', { app: 'llama' })),
+    r(pod('b', '10.0.0.2', { app: 'llama' })),
+    r(pod('c', '10.0.0.3', { app: 'canary' })),
+    r({ apiVersion: 'inference.networking.k8s.io/v1', kind: 'InferencePool', metadata: { name: 'pool' }, spec: { selector: { matchLabels: { app: 'llama' } }, targetPorts: [{ number: 8000 }] } }),
+  ]);
+  return ds;
+}
+
+function pipeline(over: Partial<PipelineOptions> = {}) {
+  const datastore = over.datastore ?? fleet();
+  return new RoutingPipeline({ datastore, scheduler: new Scheduler(DEFAULT_SCHEDULER, seeded(3)), maxBodyBytes: 1 << 20, random: seeded(5), ...over });
+}
+
+const chat = (model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): InboundRequest => ({
+  method: 'POST',
+  path: '/v1/chat/completions',
+  headers: new Map(Object.entries(headers)),
+  body: Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }], ...extra })),
+  frontend: 'extproc',
+});
+
+function errorOf(d: Decision): { status: number; code: string; type: string } {
+  if (d.kind !== 'reject') throw new Error(`expected a rejection, got a route to ${d.endpoints}`);
+  const e = JSON.parse(d.body.toString()).error;
+  return { status: d.status, code: e.code, type: e.type };
+}
+
+function route(d: Decision): RouteDecision {
+  if (d.kind !== 'route') throw new Error(`expected a route, got ${d.status} ${d.body}`);
+  return d;
+}
+
+describe('routing pipeline', () => {
+  it('rejects bad bodies with OpenAI-style 400s', async () => {
+    const p = pipeline();
+    const bad = (body: string) => p.handle({ ...chat('x'), body: Buffer.from(body) });
+    expect(errorOf(await bad('{'))).to.deep.equal({ status: 400, code: 'invalid_json', type: 'invalid_request_error' });
+    expect(errorOf(await bad('[1]')).code).to.equal('invalid_json');
+    expect(errorOf(await bad('{"messages":[]}')).code).to.equal('missing_model');
+    expect(errorOf(await bad('')).code).to.equal('missing_body');
+  });
+
+  it('413 over the body limit, 404 unknown model, 503 no ready pod', async () => {
+    const p = pipeline({ maxBodyBytes: 100 });
+    expect(errorOf(await p.handle(chat('llama', { pad: 'x'.repeat(200) }))).status).to.equal(413);
+    const q = pipeline();
+    expect(errorOf(await q.handle(chat('nope')))).to.deep.include({ status: 404, code: 'model_not_found' });
+    expect(errorOf(await q.handle(chat('ghost')))).to.deep.include({ status: 503, code: 'no_ready_endpoint' });
+  });
+
+  it('routes, rewrites the model to ModelServer.spec.model and carries the traffic policy', async () => {
+    const d = route(await pipeline({ random: () => 0 }).handle(chat('llama', {}, { 'x-request-id': 'req-1' })));
+    expect(d.endpoints[0]).to.match(/^10\.0\.0\.[12]:8000$/);
+    expect(d.endpoints).to.have.length(2);
+    expect(JSON.parse(d.body!.toString()).model).to.equal('meta-llama/Llama-3.1-8B');
+    expect(d.setHeaders['x-request-id']).to.equal('req-1');
+    expect(d.upstream).to.deep.equal({ scheme: 'http', timeoutMs: 30_000, retryAttempts: 2, retryIntervalMs: 50 });
+    d.exchange.finish('success');
+  });
+
+  it('keeps a LoRA adapter name as the model sent to the pod', async () => {
+    const d = route(await pipeline({ random: () => 0 }).handle(chat('sql-lora')));
+    expect(d.body).to.equal(undefined);
+    d.exchange.finish('success');
+  });
+
+  it('splits traffic by target weight', async () => {
+    const p = pipeline({ random: seeded(11) });
+    let canary = 0;
+    for (let i = 0; i < 1000; i++) {
+      const d = route(await p.handle(chat('llama')));
+      if (d.endpoints[0] === '10.0.0.3:8000') canary++;
+      d.exchange.finish('success');
+    }
+    expect(canary / 1000).to.be.within(0.06, 0.14);
+  });
+
+  it('honours the subset hint and 503s when nothing in it is eligible', async () => {
+    const p = pipeline({ random: () => 0 });
+    const d = route(await p.handle({ ...chat('llama'), subset: ['10.0.0.2:8000'] }));
+    expect(d.endpoints).to.deep.equal(['10.0.0.2:8000']);
+    d.exchange.finish('success');
+    const ip = route(await p.handle({ ...chat('llama'), subset: ['10.0.0.1'] }));
+    expect(ip.endpoints).to.deep.equal(['10.0.0.1:8000']);
+    ip.exchange.finish('success');
+    expect(errorOf(await p.handle({ ...chat('llama'), subset: ['10.9.9.9:8000'] })).status).to.equal(503);
+  });
+
+  it('ignores the conformance steering header unless test mode is on', async () => {
+    const steer = { 'test-epp-endpoint-selection': '10.0.0.2' };
+    const off = pipeline({ random: () => 0 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const d = route(await off.handle(chat('llama', {}, steer)));
+      seen.add(d.endpoints[0]!);
+      d.exchange.finish('success');
+    }
+    expect(seen.size).to.equal(2);
+    const on = pipeline({ random: () => 0, testMode: true });
+    const d = route(await on.handle(chat('llama', {}, steer)));
+    expect(d.endpoints).to.deep.equal(['10.0.0.2:8000']);
+  });
+
+  it('counts in-flight requests and releases them exactly once, on the served endpoint', async () => {
+    const ds = fleet();
+    const p = pipeline({ datastore: ds, random: () => 0 });
+    const d = route(await p.handle(chat('llama')));
+    const primary = ds.endpoint(d.endpoints[0]!)!;
+    expect(primary.inflight).to.equal(1);
+    const other = ds.endpoint(d.endpoints[1]!)!;
+    d.exchange.served(other.address);
+    expect([primary.inflight, other.inflight]).to.deep.equal([0, 1]);
+    d.exchange.finish('cancelled');
+    d.exchange.finish('success');
+    expect(other.inflight).to.equal(0);
+  });
+
+  it('rewrites the model name back in responses and reads usage', async () => {
+    const p = pipeline({ random: () => 0 });
+    const d = route(await p.handle(chat('llama', { stream: true })));
+    d.exchange.responseHeaders(200, new Map([['content-type', 'text/event-stream']]));
+    const out = d.exchange.responseBody(
+      Buffer.from('data: {"model":"meta-llama/Llama-3.1-8B","choices":[{"delta":{"content":"hi"}}]}\n\n'),
+      false,
+    );
+    expect(out.toString()).to.contain('"model":"llama"');
+    d.exchange.finish('success');
+  });
+
+  it('in pool mode picks among the pool and still applies a matching route rewrite', async () => {
+    const p = pipeline({ pool: { namespace: 'default', name: 'pool' }, random: () => 0 });
+    const d = route(await p.handle(chat('llama')));
+    expect(d.endpoints.every((e) => e === '10.0.0.1:8000' || e === '10.0.0.2:8000')).to.equal(true);
+    expect(JSON.parse(d.body!.toString()).model).to.equal('meta-llama/Llama-3.1-8B');
+    const unknown = route(await p.handle(chat('anything')));
+    expect(unknown.body).to.equal(undefined);
+    const models = await p.handle({ method: 'GET', path: '/v1/models', headers: new Map(), body: Buffer.alloc(0), frontend: 'proxy' });
+    expect(models.kind).to.equal('route');
+  });
+
+  it('answers GET /v1/models from the routes', async () => {
+    const d = await pipeline().handle({ method: 'GET', path: '/v1/models', headers: new Map(), body: Buffer.alloc(0), frontend: 'proxy' });
+    if (d.kind !== 'reject') throw new Error('expected a direct answer');
+    expect(d.status).to.equal(200);
+    expect(JSON.parse(d.body.toString()).data.map((m: { id: string }) => m.id)).to.have.members(['llama', 'sql-lora', 'ghost']);
+  });
+
+  it('maps auth and rate-limit refusals to their status codes and releases reservations', async () => {
+    let released = 0;
+    const p = pipeline({
+      auth: {
+        authenticate: async (h) =>
+          h.get('authorization') === 'Bearer good'
+            ? { ok: true, principal: { user: 'u', tenant: 't', groups: [], method: 'api-key' } }
+            : { ok: false, status: 401, code: 'invalid_api_key', message: 'bad key', reason: 'invalid' },
+      },
+      rateLimit: {
+        reserve: async (q) =>
+          q.principal.user === 'u' && q.inputTokens === 0
+            ? { ok: true, reservation: { commit() {}, release: () => released++ }, headers: {} }
+            : { ok: false, status: 429, code: 'rate_limit_exceeded', message: 'slow down', headers: { 'retry-after': '3' } },
+      },
+    });
+    const unauth = await p.handle(chat('llama'));
+    expect(errorOf(unauth)).to.deep.include({ status: 401, type: 'authentication_error' });
+    const admitted = { ...chat('llama', {}, { authorization: 'Bearer good' }), subset: ['10.9.9.9:1'] };
+    expect(errorOf(await p.handle(admitted)).status).to.equal(503);
+    expect(released, 'reservation given back when nothing can serve').to.equal(1);
+    const counting = pipeline({ ...p['opts'], countTokens: () => 7 });
+    const limited = await counting.handle(chat('llama', {}, { authorization: 'Bearer good' }));
+    expect(errorOf(limited).status).to.equal(429);
+    expect(limited.kind === 'reject' && limited.headers['retry-after']).to.equal('3');
+  });
+});

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Datastore } from '../../../src/datastore/datastore.js';
+import { FileSource } from '../../../src/sources/files.js';
+
+const SERVER = `apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelServer
+metadata: {name: llama}
+spec:
+  inferenceEngine: vLLM
+  workloadSelector: {matchLabels: {app: llama}}
+  workloadPort: {port: 8000}
+`;
+const pods = (ips: string[]) =>
+  ips
+    .map(
+      (ip, i) => `apiVersion: v1
+kind: Pod
+metadata: {name: p${i}, labels: {app: llama}}
+status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
+`,
+    )
+    .join('---\n');
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('file source', () => {
+  let dir: string;
+  let source: FileSource | undefined;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kthena-files-'));
+  });
+  afterEach(async () => {
+    await source?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads a directory of multi-document YAML and reports invalid objects without dropping the rest', async () => {
+    await writeFile(join(dir, 'server.yaml'), SERVER);
+    await writeFile(join(dir, 'pods.yaml'), pods(['10.0.0.1', '10.0.0.2']) + '---\napiVersion: v1\nkind: Pod\nmetadata: {}\n');
+    await writeFile(join(dir, 'notes.txt'), 'not yaml: [');
+    const ds = new Datastore();
+    source = new FileSource([dir], { watch: false });
+    await source.start(ds.sinkFor('files'));
+    expect(ds.endpointsForServer('default', 'llama')).to.have.length(2);
+    expect(source.problems.map((p) => p.message)).to.deep.equal(['Pod: metadata.name is required']);
+  });
+
+  it('re-reads files when they change, and keeps the old objects while a file is broken', async () => {
+    const file = join(dir, 'fleet.yaml');
+    await writeFile(file, SERVER + '---\n' + pods(['10.0.0.1']));
+    const ds = new Datastore();
+    source = new FileSource([file], { debounceMs: 20 });
+    await source.start(ds.sinkFor('files'));
+    expect(ds.endpointsForServer('default', 'llama')).to.have.length(1);
+    // Atomic save (write + rename), as editors do.
+    await writeFile(join(dir, '.tmp'), SERVER + '---\n' + pods(['10.0.0.1', '10.0.0.2', '10.0.0.3']));
+    await rename(join(dir, '.tmp'), file);
+    await until(() => ds.endpointsForServer('default', 'llama').length === 3);
+    await writeFile(file, 'kind: [unclosed');
+    await until(() => source!.problems.length > 0);
+    expect(ds.endpointsForServer('default', 'llama')).to.have.length(3);
+  });
+
+  it('reports a missing path as a problem', async () => {
+    const ds = new Datastore();
+    source = new FileSource([join(dir, 'nope.yaml')], { watch: false });
+    await source.start(ds.sinkFor('files'));
+    expect(source.problems[0]!.message).to.match(/cannot read/);
+  });
+});
