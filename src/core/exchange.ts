@@ -17,6 +17,7 @@ export interface ExchangeInit {
   /** Client-facing model name and the name the engine answers with, when the body was rewritten. */
   modelRewrite?: { client: string; upstream: string };
   labels: { model: string; route: string; tenant: string };
+  testMode?: boolean;
 }
 
 /**
@@ -53,9 +54,12 @@ export class RequestExchange implements Exchange {
     }
   }
 
-  responseHeaders(status: number, headers: HeaderMapLike): void {
+  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined {
     this.status = status;
     this.usage.setContentType(headers.get('content-type'));
+    // Gateway API conformance: echo the endpoint that served the request (test mode only: it names pod IPs).
+    if (this.init.testMode) return { 'x-conformance-test-served-endpoint': this.endpoint?.address ?? '' };
+    return undefined;
   }
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {

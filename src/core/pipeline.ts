@@ -131,6 +131,7 @@ export class RoutingPipeline implements Pipeline {
       reservation,
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
       labels,
+      testMode: this.opts.testMode,
     });
     const policy = target.server?.spec.trafficPolicy;
     const decision: RouteDecision = {

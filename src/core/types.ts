@@ -57,7 +57,8 @@ export interface Exchange {
   readonly requestId: string;
   /** The endpoint that really served the request (envoy.lb served metadata, or the proxy's final attempt). */
   served(address: string): void;
-  responseHeaders(status: number, headers: HeaderMapLike): void;
+  /** Returns headers to add to the response sent to the client, if any. */
+  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
   /** A chunk of the response body as it flows (SSE or JSON); returns the bytes to forward (possibly rewritten). */
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer;
   /** Release everything held for the request. Idempotent. */

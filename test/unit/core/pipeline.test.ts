@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { RoutingPipeline, type PipelineOptions } from '../../../src/core/pipeline.js';
+import type { ReserveOutcome } from '../../../src/core/filters.js';
 import type { Decision, InboundRequest, RouteDecision } from '../../../src/core/types.js';
 import { Datastore } from '../../../src/datastore/datastore.js';
 import { parseResource } from '../../../src/resources/parse.js';
@@ -175,9 +176,9 @@ describe('routing pipeline', () => {
             : { ok: false, status: 401, code: 'invalid_api_key', message: 'bad key', reason: 'invalid' },
       },
       rateLimit: {
-        reserve: async (q) =>
+        reserve: async (q): Promise<ReserveOutcome> =>
           q.principal.user === 'u' && q.inputTokens === 0
-            ? { ok: true, reservation: { commit() {}, release: () => released++ }, headers: {} }
+            ? { ok: true, reservation: { commit() {}, release: () => void released++ }, headers: {} }
             : { ok: false, status: 429, code: 'rate_limit_exceeded', message: 'slow down', headers: { 'retry-after': '3' } },
       },
     });

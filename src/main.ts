@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { CliError, parseCli, USAGE } from './cli.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { logger } from './observability/logger.js';
+import { ResourceError } from './resources/errors.js';
+import { startRouter } from './router.js';
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  if (cli === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = await loadConfig(cli.config);
+  const router = await startRouter({
+    config,
+    resources: cli.resources,
+    host: cli.host,
+    grpcPort: cli.grpcPort,
+    healthPort: cli.healthPort,
+    httpPort: cli.httpPort,
+    metricsPort: cli.metricsPort,
+    pool: cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined,
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    router.stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000)).then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+// A stray rejection must be logged, not take down every in-flight stream with it.
+process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
+
+main().catch((err) => {
+  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ResourceError;
+  process.stderr.write(`kthena-router: ${known ? err.message : (err as Error).stack ?? String(err)}\n`);
+  if (err instanceof CliError) process.stderr.write(`\n${USAGE}`);
+  process.exit(2);
+});

@@ -1,0 +1,145 @@
+import type { Server } from 'node:http';
+import type { RouterConfig } from './config/config.js';
+import { RoutingPipeline } from './core/pipeline.js';
+import { Datastore } from './datastore/datastore.js';
+import type { Endpoint } from './datastore/endpoint.js';
+import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
+import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
+import { startMetricsServer } from './observability/http-server.js';
+import { logger } from './observability/logger.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { FileSource } from './sources/files.js';
+import type { ResourceSource } from './sources/types.js';
+
+export interface RouterOptions {
+  config: RouterConfig;
+  resources: string[];
+  /** Extra sources (e.g. Kubernetes), started after the files. */
+  sources?: ResourceSource[];
+  host: string;
+  grpcPort: number;
+  /** 0 disables the extra health port. */
+  healthPort: number;
+  /** 0 disables the standalone proxy. */
+  httpPort: number;
+  /** 0 disables the metrics/health HTTP server. */
+  metricsPort: number;
+  pool?: { namespace: string; name: string };
+}
+
+export interface Router {
+  datastore: Datastore;
+  pipeline: RoutingPipeline;
+  ports: { grpc: number; health?: number; http?: number; metrics?: number };
+  ready(): boolean;
+  /** Graceful: readiness off, in-flight streams drain up to `graceMs`, then everything closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Composition root: wires sources → datastore → metrics fetcher → scheduler → pipeline → front doors. */
+export async function startRouter(opts: RouterOptions): Promise<Router> {
+  const { config } = opts;
+  const datastore = new Datastore({ poolEngine: config.inferencePool.engine });
+  const scheduler = new Scheduler(config.scheduler);
+  const pipeline = new RoutingPipeline({
+    datastore,
+    scheduler,
+    maxBodyBytes: config.router.maxBodyBytes,
+    pool: opts.pool,
+    testMode: config.router.testMode,
+  });
+
+  forgetRemovedEndpoints(datastore, scheduler);
+  const sources: ResourceSource[] = [];
+  if (opts.resources.length > 0) sources.push(new FileSource(opts.resources));
+  sources.push(...(opts.sources ?? []));
+  for (const s of sources) await s.start(datastore.sinkFor(s.name));
+
+  const fetcher = new MetricsFetcher({
+    intervalMs: config.metrics.scrapeIntervalMs,
+    timeoutMs: config.metrics.scrapeTimeoutMs,
+    staleAfterMs: config.metrics.staleAfterMs,
+    getEndpoints: () => datastore.allEndpoints(),
+    onUpdate: resetPicksOnFreshScrape(),
+  });
+  fetcher.start();
+
+  let resourcesLoaded = true;
+  const extproc = new ExtProcServer();
+  const closers: Array<() => Promise<void>> = [];
+  const ports: Router['ports'] = { grpc: 0 };
+  let metricsServer: Server | undefined;
+  let health: HealthServer | undefined;
+  try {
+    ports.grpc = (
+      await extproc.start({
+        host: opts.host,
+        port: opts.grpcPort,
+        pipeline,
+        maxBodyBytes: config.router.maxBodyBytes,
+        decisionTimeoutMs: config.router.decisionTimeoutMs,
+      })
+    ).port;
+    if (opts.healthPort !== 0) {
+      health = await startHealthServer({ host: opts.host, port: opts.healthPort, health: extproc.health });
+      ports.health = health.port;
+    }
+    if (opts.metricsPort !== 0) {
+      metricsServer = await startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() });
+      ports.metrics = (metricsServer.address() as { port: number }).port;
+    }
+  } catch (err) {
+    await fetcher.stop();
+    await extproc.stop(0);
+    await health?.stop();
+    metricsServer?.close();
+    for (const s of sources) await s.stop();
+    throw err;
+  }
+  const ready = () => resourcesLoaded;
+  extproc.health.setReady(true);
+  logger.info({ ports, endpoints: [...datastore.allEndpoints()].length }, 'kthena-router ready');
+
+  return {
+    datastore,
+    pipeline,
+    ports,
+    ready,
+    async stop(graceMs = 10_000) {
+      resourcesLoaded = false;
+      await extproc.stop(graceMs);
+      for (const close of closers) await close();
+      await health?.stop();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await fetcher.stop();
+      for (const s of sources) await s.stop();
+    },
+  };
+}
+
+/** Engines' metrics include requests this router sent before the scrape, so its own unscraped count starts over. */
+function resetPicksOnFreshScrape(): (e: Endpoint) => void {
+  const seen = new WeakMap<Endpoint, number>();
+  return (e) => {
+    if (e.state.updatedAt !== seen.get(e)) {
+      seen.set(e, e.state.updatedAt);
+      e.picksSinceScrape = 0;
+    }
+  };
+}
+
+/** Tells the scheduler's plugins when endpoints disappear, so per-endpoint state does not grow without bound. */
+function forgetRemovedEndpoints(datastore: Datastore, scheduler: Scheduler): void {
+  let known = new Set<string>();
+  let pending = false;
+  datastore.onChange(() => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => {
+      pending = false;
+      const now = new Set([...datastore.allEndpoints()].map((e) => e.address));
+      scheduler.endpointsRemoved([...known].filter((a) => !now.has(a)));
+      known = now;
+    });
+  });
+}
