@@ -1,41 +1,68 @@
-import type { Decision, Exchange, InboundRequest, Pipeline } from '../../src/core/types.js';
+import { RoutingPipeline } from '../../src/core/pipeline.js';
+import type { Pipeline } from '../../src/core/types.js';
+import { Datastore } from '../../src/datastore/datastore.js';
+import { parseResource } from '../../src/resources/parse.js';
+import type { Resource } from '../../src/resources/types.js';
+import { DEFAULT_SCHEDULER } from '../../src/scheduler/config.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
 
-// Stand-in for the real routing pipeline in bench/extproc.ts: parses the OpenAI JSON body, picks the
-// least-loaded of `podCount` endpoints with a linear scan and releases the pick when the exchange ends.
-// The lead replaces this with the real pipeline over a datastore of `podCount` pods.
-
+/**
+ * The real routing pipeline (route match, default scheduler, model rewrite, exchange bookkeeping) over a datastore of
+ * `podCount` ready pods with fresh, varied engine metrics, as the metrics fetcher would leave them.
+ */
 export function createBenchPipeline(podCount: number): Pipeline {
-  const endpoints = Array.from({ length: podCount }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8000`);
-  const load = new Int32Array(podCount);
-  return {
-    async handle(req: InboundRequest): Promise<Decision> {
-      const body = JSON.parse(req.body.toString('utf8')) as { model?: unknown };
-      if (typeof body.model !== 'string') {
-        return { kind: 'reject', status: 400, headers: {}, body: Buffer.from('{"error":{"message":"model is required"}}') };
-      }
-      let best = 0;
-      for (let i = 1; i < podCount; i++) if (load[i]! < load[best]!) best = i;
-      load[best]!++;
-      let released = false;
-      const exchange: Exchange = {
-        requestId: req.headers.get('x-request-id') ?? '',
-        served() {},
-        responseHeaders() {},
-        responseBody: (chunk) => chunk,
-        finish() {
-          if (released) return;
-          released = true;
-          load[best]!--;
-        },
-      };
-      return {
-        kind: 'route',
-        endpoints: [endpoints[best]!],
-        setHeaders: {},
-        removeHeaders: [],
-        upstream: { scheme: 'http', timeoutMs: 0, retryAttempts: 0, retryIntervalMs: 0 },
-        exchange,
-      };
+  const objects: unknown[] = [
+    {
+      apiVersion: 'networking.serving.volcano.sh/v1alpha1',
+      kind: 'ModelServer',
+      metadata: { name: 'bench', namespace: 'default' },
+      spec: {
+        model: 'meta-llama/Llama-3.1-8B-Instruct',
+        inferenceEngine: 'vLLM',
+        workloadSelector: { matchLabels: { app: 'bench' } },
+        workloadPort: { port: 8000 },
+      },
     },
-  };
+    {
+      apiVersion: 'networking.serving.volcano.sh/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: 'bench', namespace: 'default' },
+      spec: { modelName: 'bench-model', rules: [{ targetModels: [{ modelServerName: 'bench' }] }] },
+    },
+  ];
+  for (let i = 0; i < podCount; i++) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `bench-${i}`, namespace: 'default', labels: { app: 'bench' } },
+      status: {
+        podIP: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
+    });
+  }
+  const datastore = new Datastore();
+  datastore.sinkFor('bench').replace(['Pod', 'ModelServer', 'ModelRoute'], objects.map((o) => parseResource(o) as Resource));
+  let i = 0;
+  for (const ep of datastore.allEndpoints()) {
+    i++;
+    ep.state = {
+      metrics: {
+        running: i % 17,
+        waiting: i % 3,
+        kvCacheUsage: (i % 10) / 10,
+        ttftSeconds: 0.05 + (i % 7) / 100,
+        tpotSeconds: 0.01 + (i % 5) / 1000,
+        runningLoras: [],
+        waitingLoras: [],
+      },
+      updatedAt: Date.now(),
+      stale: false,
+    };
+  }
+  return new RoutingPipeline({
+    datastore,
+    scheduler: new Scheduler(DEFAULT_SCHEDULER),
+    maxBodyBytes: 8 * 1024 * 1024,
+  });
 }
