@@ -4,6 +4,7 @@ import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
+import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
@@ -66,10 +67,10 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
 
   let resourcesLoaded = true;
   const extproc = new ExtProcServer();
-  const closers: Array<() => Promise<void>> = [];
   const ports: Router['ports'] = { grpc: 0 };
   let metricsServer: Server | undefined;
   let health: HealthServer | undefined;
+  let proxy: ProxyServer | undefined;
   try {
     ports.grpc = (
       await extproc.start({
@@ -84,6 +85,10 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       health = await startHealthServer({ host: opts.host, port: opts.healthPort, health: extproc.health });
       ports.health = health.port;
     }
+    if (opts.httpPort !== 0) {
+      proxy = await startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes });
+      ports.http = proxy.port;
+    }
     if (opts.metricsPort !== 0) {
       metricsServer = await startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() });
       ports.metrics = (metricsServer.address() as { port: number }).port;
@@ -91,6 +96,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   } catch (err) {
     await fetcher.stop();
     await extproc.stop(0);
+    await proxy?.close(0);
     await health?.stop();
     metricsServer?.close();
     for (const s of sources) await s.stop();
@@ -107,8 +113,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     ready,
     async stop(graceMs = 10_000) {
       resourcesLoaded = false;
-      await extproc.stop(graceMs);
-      for (const close of closers) await close();
+      await Promise.all([extproc.stop(graceMs), proxy?.close(graceMs)]);
       await health?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();

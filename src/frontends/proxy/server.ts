@@ -1,0 +1,196 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Agent, type Dispatcher } from 'undici';
+import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
+import { logger as rootLogger, type Logger } from '../../observability/logger.js';
+import { rejectMalformed, sendError } from './errors.js';
+import { Forwarding } from './forward.js';
+import { inboundHeaders, upstreamHeaders } from './headers.js';
+import { proxyLocalReplies } from './metrics.js';
+import { readBody } from './request-body.js';
+import { originFormPath } from './upstream-target.js';
+
+export interface UpstreamTlsOptions {
+  /** PEM CA bundle trusted for `https` upstreams, in addition to nothing else when set. */
+  ca?: string | Buffer;
+  /** Default true; false accepts any certificate (self-signed pods addressed by IP). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface ProxyServerOptions {
+  host: string;
+  /** 0 = ephemeral. */
+  port: number;
+  pipeline: Pipeline;
+  /** Largest request body accepted; a bigger one gets a 413 without being buffered. */
+  maxBodyBytes: number;
+  logger?: Logger;
+  /** Upstream TCP/TLS connect timeout; a timed-out connect fails over like a refused one. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * How long an idle upstream keep-alive connection is kept open. Default 4 s: below uvicorn's 5 s (vLLM, SGLang), so
+   * the proxy never sends a request on a connection the engine is closing.
+   */
+  upstreamKeepAliveMs?: number;
+  upstreamTls?: UpstreamTlsOptions;
+}
+
+export interface ProxyServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `graceMs` (default 10 s), then cancels the
+   * rest and closes every connection, downstream and upstream.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+interface Context {
+  pipeline: Pipeline;
+  maxBodyBytes: number;
+  dispatcher: Dispatcher;
+  log: Logger;
+}
+
+/** The standalone HTTP front door: the routing pipeline in front of the engines, with no Envoy. */
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+  if (!Number.isInteger(options.maxBodyBytes) || options.maxBodyBytes <= 0) {
+    throw new RangeError(`maxBodyBytes must be a positive integer, got ${options.maxBodyBytes}`);
+  }
+  const log = (options.logger ?? rootLogger).child({ component: 'proxy' });
+  const agent = new Agent({
+    keepAliveTimeout: options.upstreamKeepAliveMs ?? 4_000,
+    connect: {
+      timeout: options.connectTimeoutMs ?? 5_000,
+      ...(options.upstreamTls ?? {}),
+    },
+  });
+  const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatcher: agent, log };
+  const inFlight = new Tracker();
+  const server: Server = createServer((req, res) => {
+    inFlight.enter();
+    res.once('close', () => inFlight.leave());
+    handle(req, res, ctx).catch((err: unknown) => {
+      log.error({ err: String(err) }, 'proxy handler failed');
+      if (!res.headersSent) internalError(res);
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(socket, err.code));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: options.host, port }, 'proxy listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await inFlight.idle(graceMs);
+        server.closeAllConnections();
+        await closed;
+        // Responses report 'close' (which cancels their upstream request) just after the server's own close.
+        await inFlight.idle(1_000);
+        await agent.destroy();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
+  // A client reset surfaces as 'close' on the response; the error itself needs no handling.
+  req.on('error', () => undefined);
+  let clientGone = false;
+  const onGone = () => (clientGone = true);
+  res.once('close', onGone);
+
+  const path = originFormPath(req.url);
+  if (!path) {
+    localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
+    return;
+  }
+  const read = await readBody(req, ctx.maxBodyBytes);
+  if (read.kind === 'aborted') return;
+  if (read.kind === 'too_large') {
+    localError(res, 413, 'request_too_large', `request body exceeds ${ctx.maxBodyBytes} bytes`, true);
+    return;
+  }
+  const inbound: InboundRequest = {
+    method: req.method ?? 'GET',
+    path,
+    headers: inboundHeaders(req),
+    body: read.body,
+    frontend: 'proxy',
+  };
+  let decision: Decision;
+  try {
+    decision = await ctx.pipeline.handle(inbound);
+  } catch (err) {
+    ctx.log.error({ err: String(err), path }, 'pipeline failed');
+    if (!clientGone) internalError(res);
+    return;
+  }
+  res.off('close', onGone);
+  if (decision.kind === 'route' && clientGone) {
+    decision.exchange.finish('cancelled');
+    return;
+  }
+  if (clientGone) return;
+  if (decision.kind === 'reject') {
+    res.writeHead(decision.status, { ...decision.headers, 'content-length': decision.body.length });
+    res.end(decision.body);
+    return;
+  }
+  const body = decision.body ?? inbound.body;
+  const headers = upstreamHeaders(inbound.headers, decision, body.length, {
+    clientIp: req.socket.remoteAddress,
+    host: req.headers.host,
+  });
+  await new Forwarding({ method: inbound.method, path, headers, body, decision }, res, ctx.dispatcher, ctx.log).run();
+}
+
+function localError(res: ServerResponse, status: number, code: string, message: string, closeConnection = false): void {
+  proxyLocalReplies.inc({ status: String(status) });
+  sendError(res, { status, code, message }, closeConnection);
+}
+
+function internalError(res: ServerResponse): void {
+  localError(res, 500, 'internal_error', 'the router failed to process the request');
+}
+
+/** Counts requests in progress so that shutdown can wait for them. */
+class Tracker {
+  private count = 0;
+  private waiters: Array<() => void> = [];
+
+  enter(): void {
+    this.count++;
+  }
+
+  leave(): void {
+    this.count--;
+    if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when no request is in progress, or after `timeoutMs` at the latest. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

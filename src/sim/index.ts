@@ -1,0 +1,61 @@
+import type { AddressInfo } from 'node:net';
+import { Engine } from './engine.js';
+import { Faults } from './faults.js';
+import { createMetrics } from './metrics-factory.js';
+import { createSimServer } from './openai-server.js';
+import { resolveOptions, type SimOptions, type SimOptionsInput } from './options.js';
+
+// Programmatic entry point: used by tests, the demo launcher and benchmarks.
+
+export type { SimOptions, SimOptionsInput, EngineFlavour } from './options.js';
+export { DEFAULT_OPTIONS, resolveOptions, parseCliArgs } from './options.js';
+export type { Engine, EngineSnapshot } from './engine.js';
+export type { FaultMode, FaultScope } from './faults.js';
+
+export interface SimulatorHandle {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  host: string;
+  port: number;
+  options: SimOptions;
+  /** Live engine: snapshot(), kv, lora, clock. */
+  engine: Engine;
+  /** Stops accepting, drops open connections and requests, stops the engine loop. */
+  close(): Promise<void>;
+}
+
+export async function startSimulator(
+  opts: SimOptionsInput & { host?: string; port?: number } = {},
+): Promise<SimulatorHandle> {
+  const { host = '127.0.0.1', port = 0, ...simOpts } = opts;
+  const options = resolveOptions(simOpts);
+  const metrics = createMetrics(options);
+  const engine = new Engine(options, metrics);
+  const faults = new Faults(options.failRate, options.seed);
+  const server = createSimServer({ engine, metrics, faults, options });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    options,
+    engine,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        engine.stop();
+      });
+      return closing;
+    },
+  };
+}
