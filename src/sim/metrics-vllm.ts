@@ -25,6 +25,7 @@ const MAX_LORA_SERIES = 64;
 export class VllmMetrics extends EngineMetrics {
   private readonly labels: Labels;
   private readonly loraSeries = new Map<string, { running: string; waiting: string; at: number }>();
+  private lastStamp = 0;
 
   constructor(private readonly options: SimOptions) {
     super({ ttft: TTFT_BUCKETS, itl: ITL_BUCKETS, e2e: REQUEST_BUCKETS, queue: REQUEST_BUCKETS });
@@ -37,8 +38,11 @@ export class VllmMetrics extends EngineMetrics {
     const running = snapshot.runningLoras.join(',');
     const waiting = snapshot.waitingLoras.join(',');
     const key = `${running}|${waiting}`;
+    // Strictly increasing, so the newest state always has the largest value even for steps in the same millisecond.
+    const at = Math.max((performance.timeOrigin + performance.now()) / 1000, this.lastStamp + 1e-6);
+    this.lastStamp = at;
     this.loraSeries.delete(key);
-    this.loraSeries.set(key, { running, waiting, at: Date.now() / 1000 });
+    this.loraSeries.set(key, { running, waiting, at });
     if (this.loraSeries.size > MAX_LORA_SERIES) this.loraSeries.delete(this.loraSeries.keys().next().value!);
   }
 
