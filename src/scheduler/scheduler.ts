@@ -92,9 +92,9 @@ function topN(eps: Endpoint[], score: Float64Array, n: number, random: () => num
   const k = Math.min(n, eps.length);
   const best: number[] = [];
   const tie = new Float64Array(eps.length);
+  const better = (a: number, b: number) => score[a]! > score[b]! || (score[a] === score[b] && tie[a]! > tie[b]!);
   for (let i = 0; i < eps.length; i++) {
     tie[i] = random();
-    const better = (a: number, b: number) => score[a]! > score[b]! || (score[a] === score[b] && tie[a]! > tie[b]!);
     if (best.length < k) {
       best.push(i);
     } else if (better(i, best[k - 1]!)) {
