@@ -64,7 +64,8 @@ export class Forwarding {
           return;
         }
         this.log.warn({ requestId: decision.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err) }, 'upstream failed');
-        this.fail({ status: 502, code: 'upstream_unavailable', message: `upstream ${address} failed: ${errorCode(err) ?? 'error'}` });
+        // Pod addresses stay in the log; the client learns only what kind of failure it was.
+        this.fail({ status: 502, code: 'upstream_unavailable', message: `the model server could not be reached (${errorCode(err) ?? 'error'})` });
         return;
       }
       if (this.settled) {
@@ -119,20 +120,30 @@ export class Forwarding {
     const headers = downstreamHeaders(response.headers);
     exchange.responseHeaders(response.statusCode, headers.map);
     res.writeHead(response.statusCode, headers.client);
-    // An event stream's headers go out at once (the client learns the stream is open before the first token); other
-    // responses send them with their first bytes, which saves a packet.
-    if (headers.map.get('content-type')?.includes('text/event-stream')) res.flushHeaders();
+    // An event stream goes out chunk by chunk, its headers at once (the client learns the stream is open before the
+    // first token). Any other body is written one chunk behind, so that a one-chunk JSON answer leaves with its
+    // headers and the chunked-encoding terminator in a single write.
+    const eventStream = headers.map.get('content-type')?.includes('text/event-stream') === true;
+    if (eventStream) res.flushHeaders();
+    let held: Buffer | undefined;
     res.on('drain', () => body.resume());
     body.on('data', (chunk: Buffer) => {
       if (this.settled) return;
-      const out = exchange.responseBody(chunk, false);
+      let out = exchange.responseBody(chunk, false);
+      if (!eventStream) {
+        const previous = held;
+        held = out;
+        if (!previous) return;
+        out = previous;
+      }
       if (out.length > 0 && !res.write(out)) body.pause();
     });
     body.on('end', () => {
       if (this.settled) return;
       const tail = exchange.responseBody(EMPTY, true);
       this.settle('success');
-      res.end(tail.length > 0 ? tail : undefined);
+      const last = held ? (tail.length > 0 ? Buffer.concat([held, tail]) : held) : tail;
+      res.end(last.length > 0 ? last : undefined);
     });
     body.on('error', (err) => {
       if (this.settled) return;
