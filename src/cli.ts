@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { kubernetesCliOptions, kubernetesOptionsFromCli, type KubernetesSourceOptions } from './sources/kubernetes/index.js';
 
 export interface CliOptions {
   config?: string;
@@ -10,6 +11,8 @@ export interface CliOptions {
   metricsPort: number;
   poolName?: string;
   poolNamespace: string;
+  /** Set when --kubeconfig or --in-cluster turns the Kubernetes source on. */
+  kubernetes?: KubernetesSourceOptions;
 }
 
 export const USAGE = `Usage: kthena-router [options]
@@ -28,6 +31,18 @@ Options:
   --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
   --pool-name NAME         InferencePool mode: pick among this pool's endpoints
   --pool-namespace NS      namespace of the pool (default "default")
+
+Kubernetes (either of the first two turns the Kubernetes source on):
+  --kubeconfig FILE        watch the cluster of this kubeconfig
+  --in-cluster             watch the cluster the router runs in (service account)
+  --namespace NS           namespace to watch (default $POD_NAMESPACE, else the context's, else "default")
+  --all-namespaces         watch every namespace
+  --pod-selector SELECTOR  label selector for model-server Pods, e.g. "app=vllm"
+  --inferencepool-v1alpha2 also watch inference.networking.x-k8s.io/v1alpha2 InferencePools
+  --leader-elect           write status conditions from the replica holding the Lease
+  --lease-name NAME        the Lease (default kthena-router)
+  --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE)
+
   -h, --help               show this help
 `;
 
@@ -51,6 +66,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         'pool-name': { type: 'string' },
         'pool-namespace': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...kubernetesCliOptions,
       },
       strict: true,
       allowPositionals: false,
@@ -59,7 +75,14 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     throw new CliError((err as Error).message);
   }
   if (values.help) return 'help';
+  let kubernetes: KubernetesSourceOptions | undefined;
+  try {
+    kubernetes = kubernetesOptionsFromCli(values);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   return {
+    kubernetes,
     config: values.config,
     resources: values.resources ?? [],
     host: values.host ?? '0.0.0.0',

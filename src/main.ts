@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { logger } from './observability/logger.js';
 import { ResourceError } from './resources/errors.js';
 import { startRouter } from './router.js';
+import { KubernetesSource } from './sources/kubernetes/index.js';
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     httpPort: cli.httpPort,
     metricsPort: cli.metricsPort,
     pool: cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined,
+    sources: cli.kubernetes ? [new KubernetesSource(cli.kubernetes)] : [],
   });
   let stopping = false;
   const shutdown = (signal: string) => {

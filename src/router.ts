@@ -54,7 +54,6 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   const sources: ResourceSource[] = [];
   if (opts.resources.length > 0) sources.push(new FileSource(opts.resources));
   sources.push(...(opts.sources ?? []));
-  for (const s of sources) await s.start(datastore.sinkFor(s.name));
 
   const fetcher = new MetricsFetcher({
     intervalMs: config.metrics.scrapeIntervalMs,
@@ -65,7 +64,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   });
   fetcher.start();
 
-  let resourcesLoaded = true;
+  let resourcesLoaded = false;
+  const ready = () => resourcesLoaded;
   const extproc = new ExtProcServer();
   const ports: Router['ports'] = { grpc: 0 };
   let metricsServer: Server | undefined;
@@ -94,15 +94,20 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       ports.metrics = (metricsServer.address() as { port: number }).port;
     }
   } catch (err) {
-    await fetcher.stop();
-    await extproc.stop(0);
-    await proxy?.close(0);
-    await health?.stop();
+    await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
+    metricsServer?.close();
+    throw err;
+  }
+  // Servers listen before the sources sync so that liveness answers during a slow first sync; readiness waits.
+  try {
+    for (const s of sources) await s.start(datastore.sinkFor(s.name));
+  } catch (err) {
+    await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
     metricsServer?.close();
     for (const s of sources) await s.stop();
     throw err;
   }
-  const ready = () => resourcesLoaded;
+  resourcesLoaded = true;
   extproc.health.setReady(true);
   logger.info({ ports, endpoints: [...datastore.allEndpoints()].length }, 'kthena-router ready');
 

@@ -1,0 +1,130 @@
+import { stringify } from 'yaml';
+import { crdDefinitions, type CrdDefinition } from '../../resources/schema.js';
+
+// Renders the CustomResourceDefinitions of manifests/crds/ from the resource schema that also validates the file
+// source (src/resources/schema.ts), turning its JSON Schema into a Kubernetes structural schema. Used by
+// scripts/gen-crds.ts and by the test that keeps the committed files in step.
+
+type Schema = Record<string, any>;
+
+/** The status subresource the router writes (status-writer.ts): conditions keyed by type. */
+export const statusSchema: Schema = {
+  type: 'object',
+  properties: {
+    conditions: {
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: {
+        type: 'object',
+        required: ['type', 'status'],
+        properties: {
+          type: { type: 'string', maxLength: 316 },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          reason: { type: 'string', maxLength: 1024 },
+          message: { type: 'string', maxLength: 32768 },
+          lastTransitionTime: { type: 'string', format: 'date-time' },
+          observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+        },
+      },
+    },
+  },
+};
+
+const acceptedColumn = {
+  name: 'Accepted',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Accepted")].status',
+  description: 'Whether kthena-router loaded the object',
+};
+
+// Keywords a structural schema may carry; anything else in the source schema fails generation loudly.
+const allowed = new Set([
+  'type', 'properties', 'required', 'items', 'additionalProperties', 'enum', 'pattern', 'format', 'default',
+  'description', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength',
+  'maxLength', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'oneOf', 'anyOf', 'allOf',
+  'not', 'nullable',
+]);
+
+/** JSON Schema (ajv) → structural schema: drops what Kubernetes forbids, rejects what it cannot express. */
+export function toStructural(schema: Schema, at = 'spec'): Schema {
+  const out: Schema = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k.startsWith('x-kubernetes-')) {
+      out[k] = v;
+      continue;
+    }
+    if (!allowed.has(k)) throw new Error(`${at}: keyword "${k}" cannot be expressed in a CRD schema`);
+    // "properties" and "additionalProperties" are mutually exclusive in Kubernetes; unknown fields are pruned anyway.
+    if (k === 'additionalProperties' && v === false) continue;
+    if (k === 'properties') out[k] = mapValues(v, (s, name) => toStructural(s, `${at}.${name}`));
+    else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) out[k] = toStructural(v, `${at}.${k}`);
+    else if (k === 'oneOf' || k === 'anyOf' || k === 'allOf') out[k] = v.map((s: Schema, i: number) => toStructural(s, `${at}.${k}[${i}]`));
+    else if (k === 'not') out[k] = toStructural(v, `${at}.not`);
+    else out[k] = structuredClone(v);
+  }
+  return out;
+}
+
+function mapValues(o: Record<string, Schema>, fn: (s: Schema, k: string) => Schema): Record<string, Schema> {
+  return Object.fromEntries(Object.entries(o).map(([k, s]) => [k, fn(s, k)]));
+}
+
+export function crdObject(def: CrdDefinition): Schema {
+  const columns = [...def.printerColumns];
+  const age = columns.findIndex((c) => c.name === 'Age');
+  columns.splice(age >= 0 ? age : columns.length, 0, acceptedColumn);
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${def.plural}.${def.group}`,
+      labels: { 'app.kubernetes.io/part-of': 'kthena-router' },
+    },
+    spec: {
+      group: def.group,
+      scope: 'Namespaced',
+      names: {
+        kind: def.kind,
+        listKind: `${def.kind}List`,
+        plural: def.plural,
+        singular: def.singular,
+        shortNames: def.shortNames,
+        categories: ['kthena'],
+      },
+      versions: [
+        {
+          name: def.version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: columns,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: `${def.kind} of Kthena's ${def.group} API, as read by kthena-router.`,
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: toStructural(def.specSchema),
+                status: statusSchema,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** File name → YAML text for every CRD. */
+export function renderCrds(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const def of crdDefinitions) {
+    const header = '# Generated by scripts/gen-crds.ts from src/resources/schema.ts: do not edit by hand.\n';
+    files.set(`${def.group}_${def.plural}.yaml`, header + stringify(crdObject(def), { lineWidth: 0 }));
+  }
+  return files;
+}
