@@ -1,0 +1,43 @@
+import type { Endpoint } from '../../datastore/endpoint.js';
+import type { PDGroup } from '../../resources/types.js';
+
+export interface PrefillDecodePair {
+  prefill: Endpoint;
+  decode: Endpoint;
+}
+
+/**
+ * Prefill/decode disaggregation (ModelServer.spec.workloadSelector.pdGroup): the best decode endpoint, by `score`
+ * (which returns endpoints ranked best first, the normal filters and scorers), that has a prefill endpoint in the same
+ * group (same value of the `groupKey` label), and the best of those prefill endpoints. Endpoints without the group
+ * label belong to no group. Undefined when no decode endpoint has a prefill partner.
+ */
+export function pickPrefillDecode(
+  endpoints: readonly Endpoint[],
+  pdGroup: PDGroup,
+  score: (eps: Endpoint[]) => Endpoint[],
+): PrefillDecodePair | undefined {
+  const prefillsByGroup = new Map<string, Endpoint[]>();
+  for (const e of endpoints) {
+    const g = e.labels[pdGroup.groupKey];
+    if (g === undefined || !hasLabels(e, pdGroup.prefillLabels)) continue;
+    let list = prefillsByGroup.get(g);
+    if (!list) prefillsByGroup.set(g, (list = []));
+    list.push(e);
+  }
+  const decodes = endpoints.filter((e) => {
+    const g = e.labels[pdGroup.groupKey];
+    return g !== undefined && prefillsByGroup.has(g) && hasLabels(e, pdGroup.decodeLabels);
+  });
+  if (decodes.length === 0) return undefined;
+  for (const decode of score(decodes)) {
+    const prefill = score(prefillsByGroup.get(decode.labels[pdGroup.groupKey]!)!)[0];
+    if (prefill) return { prefill, decode };
+  }
+  return undefined;
+}
+
+function hasLabels(e: Endpoint, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(labels)) if (e.labels[k] !== v) return false;
+  return true;
+}

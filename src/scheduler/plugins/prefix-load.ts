@@ -1,0 +1,62 @@
+import { effectiveLoad } from '../load.js';
+import { CharPrefixMatcher } from '../prefix/char-matcher.js';
+import type { Plugin, PluginArgs } from '../types.js';
+import { boolArg, numArg, strArg } from './args.js';
+import { CapacityEstimator, capacityOptions } from './capacity.js';
+import { tokenMatcherFromArgs } from './kvcache-aware.js';
+import { overloaded, saturationArgs } from './load-guard.js';
+import { charMatcherOptions, matcherPlugin } from './prefix-cache.js';
+
+const NAME = 'prefix-load';
+
+/**
+ * Prefix affinity, load and GPU speed in one cost, for a default that needs no weight tuning. A request's time to
+ * first token on an endpoint is roughly (the work queued there + the prefill it still needs) / the GPU's speed; in
+ * units of one request of load:
+ *
+ *   credit = min(maxCredit, matchedFraction × promptChars / charsPerLoadUnit)   (0 on an overloaded endpoint)
+ *   cost   = (load + 1 + promptChars / charsPerLoadUnit − credit) / relativeCapacity
+ *
+ * load is running + waiting + unscraped picks. charsPerLoadUnit (default 1024, about 250 tokens) is the prefill
+ * worth one request of load: a running request costs an engine little (it shares every decode step), while a prefill
+ * stalls every request on the engine, so a cached 4k-token prompt is worth ~16 requests. maxCredit (default 32)
+ * bounds the extra load a cached prefix may attract; an overloaded holder (load-guard's rule: its queue and its load
+ * both queueDepthThreshold above the lightest candidate's, or KV use ≥ kvCacheThreshold) earns no credit, so a hot
+ * prefix spreads: the next request goes elsewhere and that endpoint becomes a second holder. Short prompts earn
+ * almost no credit: the plugin then balances load like least-request. relativeCapacity is 1 on a homogeneous fleet
+ * (gpuAware: false forces that), else as in gpu-aware (pod label or GPU-type table; learned only with learn: true).
+ * Score: absolute, so that it composes with other scorers by weight: 100 for the cheapest endpoint, minus
+ * 100 / maxExcessLoad (default 8) per unit of cost above it.
+ * Args: matcher (chars, default: prefix-cache's index and args; or tokens: kvcache-aware's, with per-endpoint KV
+ * capacity and optional Redis sharing), load-guard's thresholds, gpu-aware's capacity args, and the above.
+ */
+export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> } {
+  const kind = strArg(args, NAME, 'matcher', 'chars');
+  if (kind !== 'chars' && kind !== 'tokens') throw new Error(`${NAME}: matcher must be chars or tokens`);
+  const charsPerUnit = numArg(args, NAME, 'charsPerLoadUnit', 1024, 1);
+  const maxCredit = numArg(args, NAME, 'maxCredit', 32, 0);
+  const maxExcess = numArg(args, NAME, 'maxExcessLoad', 8, 1e-9);
+  const t = saturationArgs(args, NAME);
+  const capacity = boolArg(args, NAME, 'gpuAware', true) ? new CapacityEstimator(capacityOptions(args, NAME)) : undefined;
+  const matcher = kind === 'tokens' ? tokenMatcherFromArgs(args, NAME) : new CharPrefixMatcher(charMatcherOptions(args, NAME));
+  const base = matcherPlugin(NAME, matcher);
+  return {
+    ...base,
+    score(req, eps) {
+      const fractions = matcher.fractions(req, eps);
+      const prompt = req.promptText.length / charsPerUnit;
+      const caps = capacity?.relative(eps);
+      const over = overloaded(eps, t);
+      const costs = eps.map((e, i) => {
+        const credit = over[i] ? 0 : Math.min(maxCredit, fractions[i]! * prompt);
+        return (effectiveLoad(e) + 1 + prompt - credit) / (caps?.[i] ?? 1);
+      });
+      const min = Math.min(...costs);
+      return costs.map((c) => Math.max(0, 100 * (1 - (c - min) / maxExcess)));
+    },
+    onEndpointsRemoved(addresses) {
+      base.onEndpointsRemoved!(addresses);
+      capacity?.forget(addresses);
+    },
+  };
+}
