@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { RouterConfig } from './config/config.js';
+import { AdmissionControl } from './core/admission.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
@@ -42,12 +43,16 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   const { config } = opts;
   const datastore = new Datastore({ poolEngine: config.inferencePool.engine });
   const scheduler = new Scheduler(config.scheduler);
+  const admission = config.flowControl.enabled
+    ? new AdmissionControl(config.flowControl, (group) => endpointsOfGroup(datastore, group))
+    : undefined;
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,
     maxBodyBytes: config.router.maxBodyBytes,
     pool: opts.pool,
     testMode: config.router.testMode,
+    admission,
   });
 
   forgetRemovedEndpoints(datastore, scheduler);
@@ -123,8 +128,17 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();
       for (const s of sources) await s.stop();
+      admission?.close();
+      await scheduler.close();
     },
   };
+}
+
+/** Endpoints of a routing group key (`server:<ns>/<name>` or `pool:<ns>/<name>`), for saturation checks. */
+function endpointsOfGroup(datastore: Datastore, group: string): Endpoint[] {
+  const [kind, ref] = [group.slice(0, group.indexOf(':')), group.slice(group.indexOf(':') + 1)];
+  const [ns, name] = ref.split('/') as [string, string];
+  return kind === 'pool' ? datastore.endpointsForPool(ns, name) : datastore.endpointsForServer(ns, name);
 }
 
 /** Engines' metrics include requests this router sent before the scrape, so its own unscraped count starts over. */

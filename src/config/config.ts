@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import type { AdmissionConfig } from '../core/admission.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
 export { ConfigError };
@@ -25,6 +26,8 @@ export interface RouterConfig {
     /** Metrics older than this are stale and scored neutrally. */
     staleAfterMs: number;
   };
+  /** Flow control: hold or shed requests while every endpoint of their group is saturated. */
+  flowControl: AdmissionConfig;
   inferencePool: {
     /** Engine whose metric names the pool's pods expose. */
     engine: string;
@@ -65,6 +68,8 @@ export function parseConfig(input: unknown): RouterConfig {
   const router = section(raw.router, 'router');
   const metrics = section(raw.metrics, 'metrics');
   const pool = section(raw.inferencePool, 'inferencePool');
+  const flow = section(raw.flowControl, 'flowControl');
+  const saturation = section(flow.saturation, 'flowControl.saturation');
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
@@ -79,6 +84,16 @@ export function parseConfig(input: unknown): RouterConfig {
       scrapeIntervalMs: interval,
       scrapeTimeoutMs: num(metrics.scrapeTimeoutMs, Math.max(1000, interval), 'metrics.scrapeTimeoutMs', 10),
       staleAfterMs: num(metrics.staleAfterMs, Math.max(5000, interval * 4), 'metrics.staleAfterMs', 10),
+    },
+    flowControl: {
+      enabled: flow.enabled !== false,
+      maxQueueSize: num(flow.maxQueueSize, 1000, 'flowControl.maxQueueSize', 0),
+      maxQueueTimeMs: num(flow.maxQueueTimeMs, 3000, 'flowControl.maxQueueTimeMs', 0),
+      trustPriorityHeader: flow.trustPriorityHeader === true,
+      saturation: {
+        queueDepth: num(saturation.queueDepth, 5, 'flowControl.saturation.queueDepth', 1),
+        kvCacheUsage: num(saturation.kvCacheUsage, 0.9, 'flowControl.saturation.kvCacheUsage', 0),
+      },
     },
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
   };

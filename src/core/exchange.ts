@@ -18,6 +18,8 @@ export interface ExchangeInit {
   modelRewrite?: { client: string; upstream: string };
   labels: { model: string; route: string; tenant: string };
   testMode?: boolean;
+  /** The flow controller's slot, given back when the request ends. */
+  admission?: { done(): void };
 }
 
 /**
@@ -76,6 +78,7 @@ export class RequestExchange implements Exchange {
     this.finished = true;
     const effective: Outcome = outcome === 'success' && this.status >= 400 ? 'error' : outcome;
     if (this.endpoint) release(this.endpoint);
+    this.init.admission?.done();
     const out = this.usage.outputTokens();
     const { model, route, tenant } = this.init.labels;
     if (this.init.reservation) {

@@ -9,6 +9,7 @@ import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
+import type { AdmissionControl } from './admission.js';
 import { modelList } from './models.js';
 import { resolveTarget, type PoolRef, type Target } from './targets.js';
 import type { Decision, InboundRequest, Pipeline, RejectDecision, RouteDecision } from './types.js';
@@ -22,6 +23,8 @@ export interface PipelineOptions {
   auth?: AuthFilter;
   rateLimit?: RateLimitFilter;
   countTokens?: TokenCounter;
+  /** Holds or sheds requests while every endpoint of their group is saturated. */
+  admission?: AdmissionControl;
   /** Honour the Gateway API conformance header `test-epp-endpoint-selection`. */
   testMode?: boolean;
   random?: () => number;
@@ -108,11 +111,22 @@ export class RoutingPipeline implements Pipeline {
       reservation?.release();
       return reject({ status: 503, code: 'no_ready_endpoint', message: 'no eligible endpoint in the gateway subset' });
     }
+    const admission = this.opts.admission ? await this.opts.admission.admit(target.group, req.headers, sreq.user) : undefined;
+    if (admission && !admission.admitted) {
+      reservation?.release();
+      return reject({
+        status: 429,
+        code: 'saturated',
+        message: `every endpoint is saturated: ${admission.reason}`,
+        headers: { 'x-llm-d-request-dropped-reason': admission.reason, 'retry-after': '1' },
+      });
+    }
     let ranked: Endpoint[];
     try {
       ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
     } catch (err) {
       reservation?.release();
+      admission?.done();
       if (err instanceof NoEndpointError) return reject({ status: 503, code: 'no_ready_endpoint', message: err.message });
       throw err;
     }
@@ -132,6 +146,7 @@ export class RoutingPipeline implements Pipeline {
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
       labels,
       testMode: this.opts.testMode,
+      admission,
     });
     const policy = target.server?.spec.trafficPolicy;
     const decision: RouteDecision = {

@@ -45,7 +45,7 @@ export class Scheduler {
       if (weight > 0) this.scorers.push({ plugin: p as ScorePlugin, weight });
     }
     for (const p of instances.values()) {
-      if (p.onPicked || p.onServed || p.onComplete || p.onEndpointsRemoved) this.lifecycle.push(p as LifecyclePlugin);
+      if (p.onPicked || p.onServed || p.onComplete || p.onEndpointsRemoved || p.close) this.lifecycle.push(p as LifecyclePlugin);
     }
   }
 
@@ -74,6 +74,10 @@ export class Scheduler {
 
   completed(req: SchedulingRequest, ep: Endpoint | undefined, outcome: Outcome): void {
     for (const p of this.lifecycle) p.onComplete?.(req, ep, outcome);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lifecycle.map((p) => p.close?.()));
   }
 
   endpointsRemoved(addresses: string[]): void {

@@ -37,6 +37,8 @@ export interface LifecyclePlugin {
   onComplete?(req: SchedulingRequest, endpoint: Endpoint | undefined, outcome: Outcome): void;
   /** Forget state about endpoints that are gone. */
   onEndpointsRemoved?(addresses: string[]): void;
+  /** Release connections and timers (e.g. a Redis-shared index). */
+  close?(): Promise<void>;
 }
 
 export type Plugin = Partial<FilterPlugin & ScorePlugin & LifecyclePlugin> & { readonly name: string };

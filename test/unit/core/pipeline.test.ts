@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { AdmissionControl } from '../../../src/core/admission.js';
 import { RoutingPipeline, type PipelineOptions } from '../../../src/core/pipeline.js';
 import type { ReserveOutcome } from '../../../src/core/filters.js';
 import type { Decision, InboundRequest, RouteDecision } from '../../../src/core/types.js';
@@ -192,4 +193,48 @@ describe('routing pipeline', () => {
     expect(errorOf(limited).status).to.equal(429);
     expect(limited.kind === 'reject' && limited.headers['retry-after']).to.equal('3');
   });
+});
+
+describe('routing pipeline flow control', () => {
+  const config = { enabled: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
+
+  function saturate(ds: Datastore, waiting: number) {
+    for (const ep of ds.allEndpoints()) {
+      ep.state = { metrics: { running: 10, waiting, kvCacheUsage: 0.5, runningLoras: [], waitingLoras: [] }, updatedAt: Date.now(), stale: false };
+    }
+  }
+
+  it('sheds sheddable requests with 429 and holds the others until an endpoint frees up', async () => {
+    const ds = fleet();
+    const admission = new AdmissionControl(config, (g) => ds.endpointsForServer('default', g.split('/')[1]!));
+    const p = pipeline({ datastore: ds, admission, random: () => 0 });
+    saturate(ds, 8);
+    const shed = await p.handle(chat('llama', {}, { 'x-gateway-inference-objective': '-1' }));
+    expect(errorOf(shed)).to.deep.include({ status: 429, code: 'saturated' });
+    let decided = false;
+    const held = p.handle(chat('llama')).then((d) => ((decided = true), d));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(decided, 'held while saturated').to.equal(false);
+    saturate(ds, 0);
+    const d = route(await held);
+    d.exchange.finish('success');
+    admission.close();
+  });
+
+  for (const trust of [false, true]) {
+    it(`orders held requests by the objective priority only when the header is trusted (trust=${trust})`, async () => {
+      const ds = fleet();
+      const admission = new AdmissionControl({ ...config, trustPriorityHeader: trust }, (g) => ds.endpointsForServer('default', g.split('/')[1]!));
+      const p = pipeline({ datastore: ds, admission, random: () => 0 });
+      saturate(ds, 8);
+      const order: string[] = [];
+      const first = p.handle(chat('llama')).then((d) => (order.push('plain'), d));
+      const second = p.handle(chat('llama', {}, { 'x-gateway-inference-objective': '100' })).then((d) => (order.push('priority'), d));
+      await new Promise((r) => setTimeout(r, 50));
+      saturate(ds, 0);
+      for (const d of await Promise.all([first, second])) route(d).exchange.finish('success');
+      expect(order).to.deep.equal(trust ? ['priority', 'plain'] : ['plain', 'priority']);
+      admission.close();
+    });
+  }
 });

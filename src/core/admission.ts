@@ -1,0 +1,52 @@
+import type { Endpoint } from '../datastore/endpoint.js';
+import { FlowController, type Admission } from '../scheduler/fairness/flow-controller.js';
+import { flowOf } from '../scheduler/fairness/flow-key.js';
+import { fleetSaturated, type SaturationThresholds } from '../scheduler/fairness/saturation.js';
+import type { HeaderMapLike } from './types.js';
+
+export interface AdmissionConfig {
+  enabled: boolean;
+  maxQueueSize: number;
+  /** Longest a request is held while every endpoint is saturated; keep it under the gateway's decision deadline. */
+  maxQueueTimeMs: number;
+  saturation: SaturationThresholds;
+  /**
+   * Whether a client may raise its priority with the objective header. Lowering it (negative = sheddable) is always
+   * honoured; raising it is a routing privilege a client must not grant itself unless the gateway sets the header.
+   */
+  trustPriorityHeader: boolean;
+}
+
+/** Flow control per routing group: requests pass straight through until every endpoint of the group is saturated. */
+export class AdmissionControl {
+  private readonly controllers = new Map<string, FlowController>();
+
+  constructor(
+    private readonly config: AdmissionConfig,
+    private readonly endpointsOf: (group: string) => readonly Endpoint[],
+  ) {}
+
+  admit(group: string, headers: HeaderMapLike, user: string | undefined): Promise<Admission> {
+    const { flowId, priority } = flowOf(headers, user);
+    const effective = this.config.trustPriorityHeader ? priority : Math.min(priority, 0);
+    return this.controller(group).admit({ flowId, priority: effective });
+  }
+
+  close(): void {
+    for (const c of this.controllers.values()) c.close();
+    this.controllers.clear();
+  }
+
+  private controller(group: string): FlowController {
+    let c = this.controllers.get(group);
+    if (!c) {
+      c = new FlowController({
+        isSaturated: () => fleetSaturated(this.endpointsOf(group), this.config.saturation),
+        maxQueueSize: this.config.maxQueueSize,
+        maxQueueTimeMs: this.config.maxQueueTimeMs,
+      });
+      this.controllers.set(group, c);
+    }
+    return c;
+  }
+}
