@@ -11,6 +11,8 @@ import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
 import { modelList } from './models.js';
+import { pickPrefillDecode } from '../scheduler/pd/pick.js';
+import { PREFILLER_HEADER } from '../scheduler/pd/convention.js';
 import { resolveTarget, type PoolRef, type Target } from './targets.js';
 import type { Decision, InboundRequest, Pipeline, RejectDecision, RouteDecision } from './types.js';
 
@@ -122,8 +124,19 @@ export class RoutingPipeline implements Pipeline {
       });
     }
     let ranked: Endpoint[];
+    const routeHeaders: Record<string, string> = {};
     try {
-      ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
+      const pdGroup = target.server?.spec.workloadSelector.pdGroup;
+      if (pdGroup) {
+        // Prefill/decode disaggregation: the decode pod serves; its sidecar pulls the KV cache from the prefill pod.
+        const pair = pickPrefillDecode(candidates, pdGroup, (eps) => this.opts.scheduler.schedule(sreq, eps).ranked);
+        if (!pair) throw new NoEndpointError('no decode endpoint with a prefill endpoint in its group');
+        ranked = [pair.decode];
+        routeHeaders[PREFILLER_HEADER] = pair.prefill.address;
+        this.opts.scheduler.picked(sreq, pair.prefill);
+      } else {
+        ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
+      }
     } catch (err) {
       reservation?.release();
       admission?.done();
@@ -152,8 +165,9 @@ export class RoutingPipeline implements Pipeline {
     const decision: RouteDecision = {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
-      setHeaders: { 'x-request-id': requestId, ...limitHeaders },
-      removeHeaders: [],
+      setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...routeHeaders },
+      // A client must not steer the prefill pick either.
+      removeHeaders: routeHeaders[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER],
       body: rewritten ? Buffer.from(JSON.stringify({ ...parsed.json, model: upstreamModel })) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',

@@ -238,3 +238,30 @@ describe('routing pipeline flow control', () => {
     });
   }
 });
+
+describe('routing pipeline prefill/decode disaggregation', () => {
+  it('routes to a decode pod and names a prefill pod of the same group; clients cannot set the prefiller', async () => {
+    const ds = new Datastore();
+    const pdPod = (name: string, ip: string, role: string, group: string) => r(pod(name, ip, { app: 'pd', role, 'pd-group': group }));
+    ds.sinkFor('t').replace(['Pod', 'ModelServer', 'ModelRoute'], [
+      r(ms('pd', { inferenceEngine: 'vLLM', workloadSelector: { matchLabels: { app: 'pd' }, pdGroup: { groupKey: 'pd-group', prefillLabels: { role: 'prefill' }, decodeLabels: { role: 'decode' } } }, workloadPort: { port: 8000 } })),
+      r(mr('pd', { modelName: 'pd', rules: [{ targetModels: [{ modelServerName: 'pd' }] }] })),
+      pdPod('p-a', '10.1.0.1', 'prefill', 'a'),
+      pdPod('d-a', '10.1.0.2', 'decode', 'a'),
+      pdPod('p-b', '10.1.0.3', 'prefill', 'b'),
+      pdPod('d-b', '10.1.0.4', 'decode', 'b'),
+      pdPod('d-c', '10.1.0.5', 'decode', 'c'),
+    ]);
+    const p = pipeline({ datastore: ds });
+    const partner: Record<string, string> = { '10.1.0.2:8000': '10.1.0.1:8000', '10.1.0.4:8000': '10.1.0.3:8000' };
+    for (let i = 0; i < 20; i++) {
+      const d = route(await p.handle(chat('pd', {}, { 'x-prefiller-host-port': '6.6.6.6:1' })));
+      expect(d.endpoints).to.have.length(1);
+      expect(partner[d.endpoints[0]!], 'decode pods with a prefill partner only').to.be.a('string');
+      expect(d.setHeaders['x-prefiller-host-port']).to.equal(partner[d.endpoints[0]!]);
+      d.exchange.finish('success');
+    }
+    const plain = route(await pipeline().handle(chat('llama', {}, { 'x-prefiller-host-port': '6.6.6.6:1' })));
+    expect(plain.removeHeaders).to.include('x-prefiller-host-port');
+  });
+});
