@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { RouterConfig } from './config/config.js';
 import { AdmissionControl } from './core/admission.js';
+import { Authenticator, parseAuthConfig } from './filters/auth/index.js';
+import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js';
+import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
@@ -46,6 +49,12 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   const admission = config.flowControl.enabled
     ? new AdmissionControl(config.flowControl, (group) => endpointsOfGroup(datastore, group))
     : undefined;
+  const auth =
+    config.auth === undefined
+      ? undefined
+      : new Authenticator(parseAuthConfig(config.auth), { getSecret: (ns, name) => datastore.secret(ns, name)?.data });
+  // Always present: with no limits configured it admits everything and still counts tokens per model and tenant.
+  const rateLimiter = new RateLimiter(parseRateLimitConfig(config.rateLimit));
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,
@@ -53,6 +62,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     pool: opts.pool,
     testMode: config.router.testMode,
     admission,
+    auth,
+    rateLimit: rateLimiter,
+    countTokens: countTokensAsync,
   });
 
   forgetRemovedEndpoints(datastore, scheduler);
@@ -114,6 +126,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   }
   resourcesLoaded = true;
   extproc.health.setReady(true);
+  // Warm-ups off the start path: tokenizer tables take about a second to build, a JWKS one round trip.
+  void preloadTokenizers(servedModels(datastore)).catch((err) => logger.warn({ err: String(err) }, 'tokenizer preload failed'));
+  void auth?.start().catch((err) => logger.warn({ err: String(err) }, 'auth warm-up failed'));
   logger.info({ ports, endpoints: [...datastore.allEndpoints()].length }, 'kthena-router ready');
 
   return {
@@ -129,9 +144,18 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await fetcher.stop();
       for (const s of sources) await s.stop();
       admission?.close();
-      await scheduler.close();
+      auth?.close();
+      await Promise.all([scheduler.close(), rateLimiter.close(), closeTokenizer()]);
     },
   };
+}
+
+/** Model names engines are asked for: what tokenizers to warm up. */
+function servedModels(datastore: Datastore): string[] {
+  const names = new Set<string>();
+  for (const ms of datastore.list('ModelServer')) if (ms.spec.model) names.add(ms.spec.model);
+  for (const r of datastore.routes()) if (r.spec.modelName) names.add(r.spec.modelName);
+  return [...names];
 }
 
 /** Endpoints of a routing group key (`server:<ns>/<name>` or `pool:<ns>/<name>`), for saturation checks. */

@@ -1,25 +1,40 @@
 import type { Datastore } from '../datastore/datastore.js';
 import type { Endpoint } from '../datastore/endpoint.js';
 import { UsageReader } from '../openai/usage.js';
-import { inflightGauge, requestsTotal, tokensTotal } from '../observability/metrics.js';
+import { inflightGauge, requestsTotal } from '../observability/metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import type { Reservation } from './filters.js';
 import type { Exchange, HeaderMapLike, Outcome } from './types.js';
+
+/** Rewrites a response for the client (protocol adapters of external providers). */
+export interface ResponseTransform {
+  /** Called with the upstream status and headers before any body chunk. */
+  start?(status: number, headers: HeaderMapLike): void;
+  /** The bytes to forward for this chunk; may hold bytes back until a later chunk or the end. */
+  body(chunk: Buffer, endOfStream: boolean): Buffer;
+}
+
+/** Passive health report for outlier detection: `failed` = no response, 5xx or 429. */
+export type HealthReport = (address: string, failed: boolean) => void;
 
 export interface ExchangeInit {
   requestId: string;
   datastore: Datastore;
   scheduler: Scheduler;
   schedulingRequest: SchedulingRequest;
-  primary: Endpoint;
+  /** The picked pod; absent for an external provider (no in-flight count, no scheduler callbacks). */
+  primary?: Endpoint;
   reservation?: Reservation;
   /** Client-facing model name and the name the engine answers with, when the body was rewritten. */
   modelRewrite?: { client: string; upstream: string };
-  labels: { model: string; route: string; tenant: string };
+  labels: { model: string; route: string };
   testMode?: boolean;
   /** The flow controller's slot, given back when the request ends. */
   admission?: { done(): void };
+  /** Applied to the response before the model rewrite; usage is read from the upstream bytes, before it. */
+  transform?: ResponseTransform;
+  health?: HealthReport;
 }
 
 /**
@@ -29,6 +44,8 @@ export interface ExchangeInit {
 export class RequestExchange implements Exchange {
   readonly requestId: string;
   private endpoint: Endpoint | undefined;
+  /** The address being tried or served, for health reports. */
+  private address: string;
   private readonly usage = new UsageReader();
   private status = 0;
   private finished = false;
@@ -38,7 +55,8 @@ export class RequestExchange implements Exchange {
   constructor(private readonly init: ExchangeInit) {
     this.requestId = init.requestId;
     this.endpoint = init.primary;
-    acquire(init.primary);
+    this.address = init.primary?.address ?? '';
+    if (init.primary) acquire(init.primary);
     if (init.modelRewrite) {
       this.rewriteFrom = `"model":${JSON.stringify(init.modelRewrite.upstream)}`;
       this.rewriteTo = `"model":${JSON.stringify(init.modelRewrite.client)}`;
@@ -46,7 +64,8 @@ export class RequestExchange implements Exchange {
   }
 
   served(address: string): void {
-    if (this.finished || this.endpoint?.address === address) return;
+    if (this.finished || this.address === address) return;
+    this.address = address;
     const ep = this.init.datastore.endpoint(address);
     if (this.endpoint) release(this.endpoint);
     this.endpoint = ep;
@@ -59,6 +78,7 @@ export class RequestExchange implements Exchange {
   responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined {
     this.status = status;
     this.usage.setContentType(headers.get('content-type'));
+    this.init.transform?.start?.(status, headers);
     // Gateway API conformance: echo the endpoint that served the request (test mode only: it names pod IPs).
     if (this.init.testMode) return { 'x-conformance-test-served-endpoint': this.endpoint?.address ?? '' };
     return undefined;
@@ -67,10 +87,15 @@ export class RequestExchange implements Exchange {
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {
     if (this.finished) return chunk;
     this.usage.push(chunk, endOfStream);
-    if (this.rewriteFrom === undefined || chunk.length === 0) return chunk;
+    const out = this.init.transform ? this.init.transform.body(chunk, endOfStream) : chunk;
+    if (this.rewriteFrom === undefined || out.length === 0) return out;
     // Engines answer with the model name they were sent; clients expect the name they asked for.
-    const text = chunk.toString('utf8');
-    return text.includes(this.rewriteFrom) ? Buffer.from(text.split(this.rewriteFrom).join(this.rewriteTo)) : chunk;
+    const text = out.toString('utf8');
+    return text.includes(this.rewriteFrom) ? Buffer.from(text.split(this.rewriteFrom).join(this.rewriteTo)) : out;
+  }
+
+  attemptFailed(address: string): void {
+    if (!this.finished) this.init.health?.(address, true);
   }
 
   finish(outcome: Outcome): void {
@@ -80,14 +105,18 @@ export class RequestExchange implements Exchange {
     if (this.endpoint) release(this.endpoint);
     this.init.admission?.done();
     const out = this.usage.outputTokens();
-    const { model, route, tenant } = this.init.labels;
+    const { model, route } = this.init.labels;
     if (this.init.reservation) {
       if (effective === 'success' || out > 0) this.init.reservation.commit(out);
       else this.init.reservation.release();
     }
-    if (out > 0) tokensTotal.inc({ direction: 'output', model, tenant }, out);
     requestsTotal.inc({ model, route, outcome: effective });
-    this.init.scheduler.completed(this.init.schedulingRequest, this.endpoint, effective);
+    // Without a response the front door already reported each failed attempt; a cancelled request says nothing.
+    if (this.status > 0 && outcome !== 'cancelled') {
+      const failed = this.status >= 500 || this.status === 429 || (outcome === 'error' && this.status < 400);
+      this.init.health?.(this.address, failed);
+    }
+    if (this.init.primary) this.init.scheduler.completed(this.init.schedulingRequest, this.endpoint, effective);
   }
 }
 

@@ -14,7 +14,7 @@ export interface Principal {
 
 export type AuthOutcome =
   | { ok: true; principal: Principal }
-  | { ok: false; status: number; code: string; message: string; reason: string };
+  | { ok: false; status: number; code: string; message: string; reason: string; headers?: Record<string, string> };
 
 export interface AuthFilter {
   authenticate(headers: HeaderMapLike, model: string): Promise<AuthOutcome>;
@@ -40,4 +40,5 @@ export interface RateLimitFilter {
   }): Promise<ReserveOutcome>;
 }
 
-export type TokenCounter = (model: string, text: string) => number;
+/** Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. */
+export type TokenCounter = (model: string, text: string) => number | Promise<number>;

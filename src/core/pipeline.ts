@@ -4,7 +4,7 @@ import type { Endpoint } from '../datastore/endpoint.js';
 import { errorBody, type ApiError } from '../openai/errors.js';
 import { parseRequest, type ParsedRequest } from '../openai/request.js';
 import { logger } from '../observability/logger.js';
-import { decisionLatency, picksTotal, requestsTotal, tokensTotal } from '../observability/metrics.js';
+import { decisionLatency, picksTotal, requestsTotal } from '../observability/metrics.js';
 import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import { RequestExchange } from './exchange.js';
@@ -80,8 +80,8 @@ export class RoutingPipeline implements Pipeline {
     const principal = auth;
 
     const upstreamModel = this.upstreamModel(parsed, target);
-    const inputTokens = this.opts.countTokens ? this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
-    const labels = { model: parsed.model, route: target.routeLabel, tenant: principal.tenant };
+    const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
+    const labels = { model: parsed.model, route: target.routeLabel };
     let reservation: Reservation | undefined;
     let limitHeaders: Record<string, string> = {};
     if (this.opts.rateLimit) {
@@ -97,7 +97,6 @@ export class RoutingPipeline implements Pipeline {
       reservation = r.reservation;
       limitHeaders = r.headers;
     }
-    if (inputTokens > 0) tokensTotal.inc({ direction: 'input', model: parsed.model, tenant: principal.tenant }, inputTokens);
 
     const sreq: SchedulingRequest = {
       requestId,
@@ -192,7 +191,7 @@ export class RoutingPipeline implements Pipeline {
     if (!this.opts.auth) return ANONYMOUS;
     const r = await this.opts.auth.authenticate(req.headers, model);
     if (r.ok) return r.principal;
-    return { status: r.status, code: r.code, message: r.message, headers: r.status === 401 ? { 'www-authenticate': 'Bearer' } : undefined };
+    return { status: r.status, code: r.code, message: r.message, headers: r.headers };
   }
 
   /** Applies the gateway's subset hint and, in test mode only, the conformance steering header. */
@@ -224,7 +223,7 @@ export class RoutingPipeline implements Pipeline {
       scheduler: this.opts.scheduler,
       schedulingRequest: sreq,
       primary,
-      labels: { model: '-', route: '-', tenant: 'default' },
+      labels: { model: '-', route: '-' },
     });
     return {
       kind: 'route',

@@ -23,13 +23,22 @@ export interface UpstreamPolicy {
   retryIntervalMs: number;
   /** Set for an ExternalModelProvider target: the base URL the proxy forwards to. */
   baseUrl?: string;
+  /** Exponential backoff: the n-th retry waits retryIntervalMs·2^(n-1), up to this. Unset: a constant interval. */
+  maxRetryIntervalMs?: number;
+  /** Also retry 429 answers (rate-limited providers), waiting at least their Retry-After. */
+  retryOnRateLimit?: boolean;
+  /** TLS to an external provider: `spec.insecureSkipVerify`, and a PEM CA trusted besides the system roots. */
+  tls?: { insecureSkipVerify: boolean; extraCa?: string };
 }
 
 export interface RouteDecision {
   kind: 'route';
   /** Primary first, then fallbacks; each `ip:port` (or `host:port` for providers). */
   endpoints: string[];
-  /** Headers to set on the upstream request (overwrite). */
+  /**
+   * Headers to set on the upstream request (overwrite). Provider targets also carry the pseudo-headers `:authority`
+   * and `:path` (Envoy applies them; the proxy takes the path from `:path` and the authority from `baseUrl`).
+   */
   setHeaders: Record<string, string>;
   /** Headers to remove from the upstream request. */
   removeHeaders: string[];
@@ -38,6 +47,12 @@ export interface RouteDecision {
   upstream: UpstreamPolicy;
   /** Response-path hooks for this request; the front door must call `finish` exactly once in the end. */
   exchange: Exchange;
+  /**
+   * The decision for the next target of the same ModelRoute rule (e.g. pods down → external provider), for a front
+   * door that can still try elsewhere once every attempt here failed before a response. Call it after
+   * `exchange.finish`: it runs the pipeline again without the targets tried so far. Absent when no target is left.
+   */
+  fallback?: () => Promise<Decision>;
 }
 
 export interface RejectDecision {
@@ -59,6 +74,8 @@ export interface Exchange {
   served(address: string): void;
   /** Returns headers to add to the response sent to the client, if any. */
   responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
+  /** An attempt on `address` failed before any response (connect error, reset, timeout, a retried 5xx or 429). */
+  attemptFailed?(address: string): void;
   /** A chunk of the response body as it flows (SSE or JSON); returns the bytes to forward (possibly rewritten). */
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer;
   /** Release everything held for the request. Idempotent. */

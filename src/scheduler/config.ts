@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/errors.js';
 import type { PluginArgs } from './types.js';
 
 /** Kthena's `scheduler` section, normalised. */
@@ -21,9 +22,7 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   topN: 5,
 };
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 /**
  * Accepts Kthena's shape: `{ pluginConfig: [{name, args}], plugins: { Filter: {enabled, disabled}, Score: {enabled:

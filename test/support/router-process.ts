@@ -33,7 +33,7 @@ export async function startRouterProcess(args: string[], env: Record<string, str
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ports = await new Promise<RouterProcess['ports']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`router not ready in time; stderr: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`router not ready in time; stderr: ${stderr}`)), 60_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let entry: Record<string, unknown>;
       try {

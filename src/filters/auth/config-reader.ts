@@ -1,9 +1,9 @@
 // Small typed readers for hand-written configuration. Every error names the offending path (`auth.jwt.algorithms[1]`)
 // so a bad config fails at startup with a message the operator can act on. Shared by the auth and rate-limit configs.
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError } from '../../config/errors.js';
+
+export { ConfigError };
 
 export type Obj = Record<string, unknown>;
 

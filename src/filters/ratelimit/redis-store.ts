@@ -23,6 +23,8 @@ export class RedisStore implements LimitStore {
   private readonly client: Redis | Cluster;
   private readonly label: string;
   private failing = false;
+  /** Until the first connection, a call may wait for the connect itself rather than fail open at once. */
+  private connectedOnce = false;
 
   constructor(
     address: string,
@@ -54,6 +56,7 @@ export class RedisStore implements LimitStore {
     this.client.defineCommand('rlAdjust', { numberOfKeys: 1, lua: ADJUST_SCRIPT });
     this.client.on('error', (err: Error) => this.markFailing(err));
     this.client.on('ready', () => {
+      this.connectedOnce = true;
       if (this.failing) logger.info({ redis: this.label }, 'rate-limit Redis reachable again');
       this.failing = false;
       log.reset(this.label);
@@ -98,7 +101,9 @@ export class RedisStore implements LimitStore {
 
   private async run<T>(op: (c: ScriptClient) => Promise<T>): Promise<T> {
     try {
-      if (this.client.status !== 'ready') await this.whenReady(this.settings.timeoutMs);
+      if (this.client.status !== 'ready') {
+        await this.whenReady(this.connectedOnce ? this.settings.timeoutMs : Math.max(1000, this.settings.timeoutMs));
+      }
       return await op(this.client as unknown as ScriptClient);
     } catch (err) {
       this.markFailing(err as Error);
