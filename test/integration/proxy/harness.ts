@@ -10,6 +10,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseRateLimitConfig, RateLimiter } from '../../../src/filters/ratelimit/index.js';
 import { RoutingPipeline } from '../../../src/core/pipeline.js';
 import { Datastore } from '../../../src/datastore/datastore.js';
 import { parseResource } from '../../../src/resources/parse.js';
@@ -132,6 +133,8 @@ export function fleet(objects: unknown[]): Fleet {
     scheduler: new Scheduler(DEFAULT_SCHEDULER, seeded(7)),
     maxBodyBytes: 1 << 20,
     random: seeded(9),
+    // As the router composes it: with no limits configured the limiter only counts tokens.
+    rateLimit: new RateLimiter(parseRateLimitConfig(undefined)),
   });
   return { datastore, pipeline };
 }
