@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.js';
 import { RedisTestServer } from '../../support/redis.js';
+import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 
 // Three router replicas sharing one ModelRoute budget in a real redis-server, with API-key auth, driven through their
@@ -13,38 +14,15 @@ const PORT = 18_300;
 const IPS = ['127.0.0.91', '127.0.0.92'];
 const LIMIT = 100;
 
-const resources = (redis: string) => `
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: llama}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector: {matchLabels: {app: llama}}
-  workloadPort: {port: ${PORT}}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: llama}
-spec:
-  modelName: llama
-  rules: [{targetModels: [{modelServerName: llama}]}]
-  rateLimit:
-    requestsPerUnit: ${LIMIT}
-    unit: hour
-    global: {redis: {address: "${redis}"}}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: open}
-spec:
-  modelName: open
-  rules: [{targetModels: [{modelServerName: llama}]}]
-${IPS.map((ip, i) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: llama-${i}, labels: {app: llama}}
-status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
-`).join('')}`;
+const resources = (redis: string) =>
+  documents(
+    modelServerYaml('llama', { port: PORT }),
+    modelRouteYaml('llama', 'llama', [
+      `  rateLimit: {requestsPerUnit: ${LIMIT}, unit: hour, global: {redis: {address: "${redis}"}}}`,
+    ]),
+    modelRouteYaml('open', 'llama'),
+    ...IPS.map((ip, i) => podYaml(`llama-${i}`, ip, 'llama')),
+  );
 
 // A generous Redis timeout: on a loaded CI machine a 100 ms default could fail open, which is a different test.
 const CONFIG = `

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { EnvoyClient } from '../../support/envoy-client.js';
+import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startSimProcess, type SimProcess } from '../../support/sim-process.js';
 
@@ -14,47 +15,18 @@ const PORT = 18_100;
 const VLLM = ['127.0.0.61', '127.0.0.62', '127.0.0.63'];
 const SGLANG = '127.0.0.64';
 
-const pod = (name: string, ip: string, app: string) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, labels: {app: ${app}}}
-status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
-`;
-
-const RESOURCES = `
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: llama}
-spec:
-  model: meta-llama/Llama-3.1-8B-Instruct
-  inferenceEngine: vLLM
-  workloadSelector: {matchLabels: {app: llama}}
-  workloadPort: {port: ${PORT}}
-  trafficPolicy: {timeout: 30s, retry: {attempts: 3, retryInterval: 10ms}}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: qwen}
-spec:
-  model: Qwen/Qwen2.5-7B-Instruct
-  inferenceEngine: SGLang
-  workloadSelector: {matchLabels: {app: qwen}}
-  workloadPort: {port: ${PORT}}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: llama}
-spec:
-  modelName: llama
-  rules: [{targetModels: [{modelServerName: llama}]}]
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: qwen}
-spec:
-  modelName: qwen
-  rules: [{targetModels: [{modelServerName: qwen}]}]
-${VLLM.map((ip, i) => pod(`llama-${i}`, ip, 'llama')).join('')}${pod('qwen-0', SGLANG, 'qwen')}`;
+const RESOURCES = documents(
+  modelServerYaml('llama', {
+    port: PORT,
+    model: 'meta-llama/Llama-3.1-8B-Instruct',
+    spec: ['  trafficPolicy: {timeout: 30s, retry: {attempts: 3, retryInterval: 10ms}}'],
+  }),
+  modelServerYaml('qwen', { port: PORT, engine: 'SGLang', model: 'Qwen/Qwen2.5-7B-Instruct' }),
+  modelRouteYaml('llama', 'llama'),
+  modelRouteYaml('qwen', 'qwen'),
+  ...VLLM.map((ip, i) => podYaml(`llama-${i}`, ip, 'llama')),
+  podYaml('qwen-0', SGLANG, 'qwen'),
+);
 
 describe('e2e: simulated fleet + router processes + official clients', function () {
   this.timeout(60_000);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadProtos } from '../../../src/frontends/extproc/index.js';
 import { EnvoyClient } from '../../support/envoy-client.js';
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.js';
+import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
 import { startRouterProcess, until, type RouterProcess } from '../../support/router-process.js';
 
 // The router as users run it: a real process reading resource files, scraping fake vLLM pods that serve vLLM's real
@@ -15,32 +16,12 @@ const PORT = 18_000;
 const IPS = ['127.0.0.51', '127.0.0.52', '127.0.0.53'];
 const CHAT = { model: 'llama', messages: [{ role: 'user', content: 'hello' }] };
 
-const resources = (ips: string[]) => `
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: llama}
-spec:
-  model: meta-llama/Llama-3.1-8B-Instruct
-  inferenceEngine: vLLM
-  workloadSelector: {matchLabels: {app: llama}}
-  workloadPort: {port: ${PORT}}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: llama}
-spec:
-  modelName: llama
-  rules: [{targetModels: [{modelServerName: llama}]}]
-${ips
-  .map(
-    (ip, i) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: llama-${i}, labels: {app: llama}}
-status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
-`,
-  )
-  .join('')}`;
+const resources = (ips: string[]) =>
+  documents(
+    modelServerYaml('llama', { port: PORT, model: 'meta-llama/Llama-3.1-8B-Instruct' }),
+    modelRouteYaml('llama', 'llama'),
+    ...ips.map((ip, i) => podYaml(`llama-${i}`, ip, 'llama')),
+  );
 
 interface HealthStub extends grpc.Client {
   Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: number }) => void): void;
