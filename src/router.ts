@@ -3,6 +3,7 @@ import type { RouterConfig } from './config/config.js';
 import { AdmissionControl } from './core/admission.js';
 import { Authenticator, parseAuthConfig } from './filters/auth/index.js';
 import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js';
+import { loadProviderSettings, OutlierDetector } from './providers/index.js';
 import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
@@ -65,6 +66,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     auth,
     rateLimit: rateLimiter,
     countTokens: countTokensAsync,
+    providers: loadProviderSettings(config.providers),
+    outlier: new OutlierDetector(config.outlierDetection),
   });
 
   forgetRemovedEndpoints(datastore, scheduler);

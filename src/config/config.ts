@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { AdmissionConfig } from '../core/admission.js';
+import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
 export { ConfigError };
@@ -32,6 +33,10 @@ export interface RouterConfig {
     /** Engine whose metric names the pool's pods expose. */
     engine: string;
   };
+  /** How ExternalModelProvider targets are reached: timeout, retries, extra CA, Anthropic defaults. */
+  providers: ProvidersConfig;
+  /** Passive outlier detection over pods and providers. */
+  outlierDetection: OutlierConfig;
 }
 
 export function defaultConfig(): RouterConfig {
@@ -96,6 +101,8 @@ export function parseConfig(input: unknown): RouterConfig {
       },
     },
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
+    providers: parseProvidersConfig(raw.providers),
+    outlierDetection: parseOutlierConfig(raw.outlierDetection),
   };
 }
 

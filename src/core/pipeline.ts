@@ -13,7 +13,11 @@ import type { AdmissionControl } from './admission.js';
 import { modelList } from './models.js';
 import { pickPrefillDecode } from '../scheduler/pd/pick.js';
 import { PREFILLER_HEADER } from '../scheduler/pd/convention.js';
-import { resolveTarget, type PoolRef, type Target } from './targets.js';
+import { PROVIDER_HEADER } from '../providers/index.js';
+import type { OutlierDetector } from '../providers/outlier-detector.js';
+import { providerDecision } from '../providers/decision.js';
+import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
+import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
 import type { Decision, InboundRequest, Pipeline, RejectDecision, RouteDecision } from './types.js';
 
 export interface PipelineOptions {
@@ -30,7 +34,13 @@ export interface PipelineOptions {
   /** Honour the Gateway API conformance header `test-epp-endpoint-selection`. */
   testMode?: boolean;
   random?: () => number;
+  /** How ExternalModelProvider targets are reached (timeouts, retries, extra CA); defaults when unset. */
+  providers?: ProviderSettings;
+  /** Passive outlier detection over pods and providers; off when unset. */
+  outlier?: OutlierDetector;
 }
+
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
 const ANONYMOUS: Principal = { user: 'anonymous', tenant: 'default', groups: [], method: 'anonymous' };
 const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
@@ -38,15 +48,21 @@ const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
 /** The transport-free routing pipeline: parse → route → auth → rate limit → schedule → decision. */
 export class RoutingPipeline implements Pipeline {
   private readonly random: () => number;
+  private readonly providers: ProviderSettings;
 
   constructor(private readonly opts: PipelineOptions) {
     this.random = opts.random ?? Math.random;
+    this.providers = opts.providers ?? defaultProviderSettings();
   }
 
-  async handle(req: InboundRequest): Promise<Decision> {
+  handle(req: InboundRequest): Promise<Decision> {
+    return this.run(req, NOTHING_TRIED);
+  }
+
+  private async run(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
     const started = performance.now();
     try {
-      const decision = await this.decide(req);
+      const decision = await this.decide(req, tried);
       if (decision.kind === 'reject') {
         requestsTotal.inc({ model: '-', route: '-', outcome: `rejected_${decision.status}` });
       }
@@ -56,7 +72,7 @@ export class RoutingPipeline implements Pipeline {
     }
   }
 
-  private async decide(req: InboundRequest): Promise<Decision> {
+  private async decide(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
     const requestId = req.headers.get('x-request-id') || randomUUID();
     if (req.body.length > this.opts.maxBodyBytes) {
       return reject({
@@ -72,7 +88,10 @@ export class RoutingPipeline implements Pipeline {
     const parsed = parseRequest(req.path, req.body);
     if ('status' in parsed) return reject(parsed);
 
-    const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random);
+    const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random, {
+      ejections: this.opts.outlier,
+      exclude: tried,
+    });
     if ('status' in target) return reject(target);
 
     const auth = await this.authenticate(req, parsed.model);
@@ -107,6 +126,23 @@ export class RoutingPipeline implements Pipeline {
       user: parsed.user ?? (principal.method === 'anonymous' ? undefined : principal.user),
       group: target.group,
     };
+    const fallback = this.fallback(req, requestId, target, tried);
+    if (target.provider) {
+      const d = providerDecision({
+        requestId,
+        parsed,
+        path: req.path,
+        provider: target.provider,
+        settings: this.providers,
+        outlier: this.opts.outlier,
+        exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, labels },
+        setHeaders: { 'x-request-id': requestId },
+        fallback,
+      });
+      if (!('status' in d)) return d;
+      reservation?.release();
+      return reject(d);
+    }
     const candidates = this.restrict(req, target.candidates);
     if (candidates.length === 0) {
       reservation?.release();
@@ -159,14 +195,15 @@ export class RoutingPipeline implements Pipeline {
       labels,
       testMode: this.opts.testMode,
       admission,
+      health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
     });
     const policy = target.server?.spec.trafficPolicy;
     const decision: RouteDecision = {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...routeHeaders },
-      // A client must not steer the prefill pick either.
-      removeHeaders: routeHeaders[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER],
+      // A client must not steer the prefill pick or the gateway's provider route either.
+      removeHeaders: routeHeaders[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
       body: rewritten ? Buffer.from(JSON.stringify({ ...parsed.json, model: upstreamModel })) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
@@ -175,9 +212,19 @@ export class RoutingPipeline implements Pipeline {
         retryIntervalMs: policy?.retry?.retryIntervalMs ?? 100,
       },
       exchange,
+      ...(fallback && { fallback }),
     };
     logger.debug({ requestId, model: parsed.model, endpoint: primary.address, group: target.group }, 'picked');
     return decision;
+  }
+
+  /** The next target of the rule, decided afresh (same request id) once this one failed; none if nothing is left. */
+  private fallback(req: InboundRequest, requestId: string, target: Target, tried: ReadonlySet<string>): (() => Promise<Decision>) | undefined {
+    if (!target.match || this.opts.pool) return undefined;
+    const next = new Set(tried).add(target.group);
+    if (!hasOtherTarget(target.match, target.match.route.metadata.namespace, next)) return undefined;
+    const retry: InboundRequest = { ...req, headers: new Map(req.headers).set('x-request-id', requestId) };
+    return () => this.run(retry, next);
   }
 
   /** ModelServer.spec.model replaces the client's model name, except for LoRA adapters, which engines know by name. */

@@ -1,20 +1,31 @@
 import type { Datastore } from '../datastore/datastore.js';
 import type { Endpoint } from '../datastore/endpoint.js';
 import type { ApiError } from '../openai/errors.js';
+import type { EjectionView } from '../providers/outlier-detector.js';
+import { providerKey, resolveProvider, type ResolvedProvider } from '../providers/resolve.js';
 import type { ModelServerResource, TargetModel } from '../resources/types.js';
 import { matchRoute, type RouteMatch } from '../routing/match.js';
 import { pickWeighted } from '../routing/weighted.js';
 import type { HeaderMapLike } from './types.js';
 
-/** Where a request may go: one ModelServer's (or the pool's) ready endpoints, and how to talk to them. */
+/** Where a request may go: one ModelServer's (or the pool's) ready endpoints, or an external provider. */
 export interface Target {
-  /** `server:<ns>/<name>` or `pool:<ns>/<name>`. */
+  /** `server:<ns>/<name>`, `pool:<ns>/<name>` or `provider:<ns>/<name>`. */
   group: string;
   /** Route label for metrics: `<ns>/<route>` or `-`. */
   routeLabel: string;
   match?: RouteMatch;
   server?: ModelServerResource;
+  /** Set for an ExternalModelProvider target (then there are no candidates). */
+  provider?: ResolvedProvider;
   candidates: Endpoint[];
+}
+
+export interface ResolveOptions {
+  /** Outlier detection: ejected pods are left out, and a target with nothing left counts as having no capacity. */
+  ejections?: EjectionView;
+  /** Targets (groups) already tried for this request: the fallback after they failed. */
+  exclude?: ReadonlySet<string>;
 }
 
 export interface PoolRef {
@@ -25,23 +36,28 @@ export interface PoolRef {
 /**
  * Resolves the request's model to candidate endpoints. In InferencePool mode every request is served by the pool and
  * a matching ModelRoute only contributes the model rewrite; otherwise the ModelRoute decides (404 when no route claims
- * the model) and a weighted target is drawn, falling through to the next target when one has no ready endpoint.
+ * the model) and a weighted target is drawn, falling through to the next target when one has no capacity: no ready
+ * endpoint, every endpoint ejected, or an unusable or ejected provider. When the only targets left are out by
+ * ejection, the first of them is used anyway (ejecting everything would serve no one).
  */
 export function resolveTarget(
   ds: Datastore,
   input: { model: string; path: string; headers: HeaderMapLike },
   pool: PoolRef | undefined,
   random: () => number,
+  opts: ResolveOptions = {},
 ): Target | ApiError {
+  const healthy = (eps: Endpoint[]) => (opts.ejections ? eps.filter((e) => !opts.ejections!.isEjected(e.address)) : eps);
   const { match, claimed } = matchRoute(ds.routes(), input);
   if (pool) {
     const server = match ? firstServer(ds, match) : undefined;
+    const all = ds.endpointsForPool(pool.namespace, pool.name);
     return {
       group: `pool:${pool.namespace}/${pool.name}`,
       routeLabel: match ? `${match.route.metadata.namespace}/${match.route.metadata.name}` : '-',
       match,
       server,
-      candidates: ds.endpointsForPool(pool.namespace, pool.name),
+      candidates: orAll(healthy(all), all),
     };
   }
   if (!claimed) {
@@ -51,33 +67,67 @@ export function resolveTarget(
     return { status: 404, code: 'route_not_found', message: `no rule of the route for '${input.model}' matches` };
   }
   const ns = match.route.metadata.namespace;
+  const routeLabel = `${ns}/${match.route.metadata.name}`;
   const tried = new Set<TargetModel>();
   let lastServer: ModelServerResource | undefined;
+  let allEjected: Target | undefined;
+  let providerProblem: string | undefined;
   for (;;) {
     const t = pickWeighted(match.rule.targetModels, random, tried);
     if (!t) break;
     tried.add(t);
-    if (!t.modelServerName) continue; // external providers are not routable to pods
-    const server = ds.modelServer(ns, t.modelServerName);
+    const group = targetGroup(ns, t);
+    if (!group || opts.exclude?.has(group)) continue;
+    if (t.externalModelProviderName) {
+      const provider = resolveProvider(ds, ns, t.externalModelProviderName);
+      if ('unavailable' in provider) {
+        providerProblem = provider.unavailable;
+        continue;
+      }
+      const target: Target = { group, routeLabel, match, provider, candidates: [] };
+      if (!opts.ejections?.isEjected(provider.key)) return target;
+      allEjected ??= target;
+      continue;
+    }
+    const server = ds.modelServer(ns, t.modelServerName!);
     if (!server) continue;
     lastServer = server;
-    const candidates = ds.endpointsForServer(ns, t.modelServerName);
-    if (candidates.length === 0) continue;
-    return {
-      group: `server:${ns}/${t.modelServerName}`,
-      routeLabel: `${ns}/${match.route.metadata.name}`,
-      match,
-      server,
-      candidates,
-    };
+    const ready = ds.endpointsForServer(ns, t.modelServerName!);
+    if (ready.length === 0) continue;
+    const candidates = healthy(ready);
+    if (candidates.length === 0) {
+      allEjected ??= { group, routeLabel, match, server, candidates: ready };
+      continue;
+    }
+    return { group, routeLabel, match, server, candidates };
   }
+  if (allEjected) return allEjected;
   return {
     status: 503,
     code: 'no_ready_endpoint',
     message: lastServer
       ? `no ready endpoint serves the model '${input.model}'`
-      : `the route for '${input.model}' names no existing ModelServer`,
+      : providerProblem ?? `the route for '${input.model}' names no existing ModelServer`,
   };
+}
+
+/** The routing group of a rule's target: `server:<ns>/<name>` or `provider:<ns>/<name>`. */
+function targetGroup(namespace: string, t: TargetModel): string | undefined {
+  if (t.modelServerName) return `server:${namespace}/${t.modelServerName}`;
+  if (t.externalModelProviderName) return providerKey(namespace, t.externalModelProviderName);
+  return undefined;
+}
+
+/** Whether the rule still has a target besides those tried: worth offering a fallback decision. */
+export function hasOtherTarget(match: RouteMatch, namespace: string, tried: ReadonlySet<string>): boolean {
+  return match.rule.targetModels.some((t) => {
+    const group = targetGroup(namespace, t);
+    return group !== undefined && !tried.has(group);
+  });
+}
+
+function orAll(healthy: Endpoint[], all: Endpoint[]): Endpoint[] {
+  return healthy.length > 0 ? healthy : all;
 }
 
 function firstServer(ds: Datastore, match: RouteMatch): ModelServerResource | undefined {

@@ -2,12 +2,12 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { Outcome, RouteDecision } from '../../core/types.js';
+import type { Decision, HeaderMapLike, Outcome, RouteDecision, UpstreamPolicy } from '../../core/types.js';
 import type { ApiError } from '../../openai/errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { downstreamHeaders } from './headers.js';
-import { proxyLocalReplies, proxyRetries } from './metrics.js';
-import { errorCode, isConnectError, RetryPlan } from './retry.js';
+import { downstreamHeaders, upstreamHeaders, type ForwardedFor } from './headers.js';
+import { proxyFallbacks, proxyLocalReplies, proxyRetries } from './metrics.js';
+import { errorCode, isConnectError, retryAfterMs, RetryPlan } from './retry.js';
 import { sendError } from './errors.js';
 import { upstreamTarget } from './upstream-target.js';
 
@@ -16,104 +16,181 @@ const EMPTY = Buffer.alloc(0);
 export interface ForwardInput {
   method: string;
   path: string;
-  headers: Record<string, string>;
+  /** The client's headers; each decision's upstream headers are made from them. */
+  clientHeaders: HeaderMapLike;
+  forwarded: ForwardedFor;
+  /** The client's body; a decision may replace it. */
   body: Buffer;
   decision: RouteDecision;
 }
 
+export type DispatcherFor = (upstream: UpstreamPolicy) => Dispatcher;
+
+type Fallback = () => Promise<Decision>;
+
 /**
- * One routed request on its way upstream and back: attempts with failover, the whole-request timeout, the response
- * streamed through with back-pressure, and cancellation when the client goes away. Settles the exchange exactly
- * once; after that every late event (upstream error, client close, timer) is ignored.
+ * One routed request on its way upstream and back: attempts with failover and backoff, the per-target timeout, the
+ * fallback to the next target of the route when every attempt failed before a response, the response streamed
+ * through with back-pressure, and cancellation when the client goes away. Each decision's exchange is finished
+ * exactly once; once the client is answered (or gone) every late event (upstream error, client close, timer) is
+ * ignored.
  */
 export class Forwarding {
-  private readonly abort = new AbortController();
-  private readonly plan: RetryPlan;
+  private decision: RouteDecision;
+  private abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
   private upstreamBody: Readable | undefined;
-  private settled = false;
+  private exchangeFinished = false;
+  /** The client has its answer, or is gone. */
+  private closed = false;
 
   constructor(
     private readonly input: ForwardInput,
     private readonly res: ServerResponse,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcherFor: DispatcherFor,
     private readonly log: Logger,
   ) {
-    this.plan = new RetryPlan(input.decision.upstream, input.decision.endpoints.length);
+    this.decision = input.decision;
   }
 
   async run(): Promise<void> {
-    const { decision } = this.input;
     this.res.once('close', this.onClientClose);
-    if (decision.upstream.timeoutMs > 0) this.timer = setTimeout(this.onTimeout, decision.upstream.timeoutMs);
-    if (decision.endpoints.length === 0) {
-      this.fail({ status: 502, code: 'no_upstream', message: 'the routing decision named no endpoint' });
-      return;
-    }
-    for (let attempt = 0; ; attempt++) {
-      const address = decision.endpoints[this.plan.endpointIndex(attempt)]!;
-      let response: Dispatcher.ResponseData;
-      try {
-        response = await this.send(address);
-      } catch (err) {
-        if (this.settled) return;
-        if (this.plan.retryAfterError(err, attempt)) {
-          proxyRetries.inc({ reason: isConnectError(err) ? 'connect_error' : 'upstream_error' });
-          this.log.debug({ requestId: decision.exchange.requestId, endpoint: address, code: errorCode(err) }, 'retrying');
-          if (await this.pause()) continue;
-          return;
-        }
-        this.log.warn({ requestId: decision.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err) }, 'upstream failed');
-        // Pod addresses stay in the log; the client learns only what kind of failure it was.
-        this.fail({ status: 502, code: 'upstream_unavailable', message: `the model server could not be reached (${errorCode(err) ?? 'error'})` });
-        return;
-      }
-      if (this.settled) {
-        response.body.destroy();
-        return;
-      }
-      if (this.plan.retryAfterStatus(response.statusCode, attempt)) {
-        proxyRetries.inc({ reason: 'status_5xx' });
-        response.body.dump().catch(() => undefined);
-        if (await this.pause()) continue;
-        return;
-      }
-      decision.exchange.served(address);
-      this.stream(response);
-      return;
+    for (;;) {
+      const fallback = await this.attempts();
+      if (!fallback) return;
+      const next = await this.fallBack(fallback);
+      if (!next) return;
+      this.decision = next;
+      this.exchangeFinished = false;
     }
   }
 
-  private send(address: string): Promise<Dispatcher.ResponseData> {
-    const { method, path, headers, body, decision } = this.input;
-    const target = upstreamTarget(decision.upstream, address, path);
-    return this.dispatcher.request({
+  /** Every attempt on the current decision; returns its fallback when they all failed and one is offered. */
+  private async attempts(): Promise<Fallback | undefined> {
+    const d = this.decision;
+    const plan = new RetryPlan(d.upstream, d.endpoints.length);
+    this.abort = new AbortController();
+    this.timedOut = false;
+    if (d.upstream.timeoutMs > 0) this.timer = setTimeout(this.onTimeout, d.upstream.timeoutMs);
+    if (d.endpoints.length === 0) {
+      this.fail({ status: 502, code: 'no_upstream', message: 'the routing decision named no endpoint' });
+      return undefined;
+    }
+    const body = d.body ?? this.input.body;
+    const headers = upstreamHeaders(this.input.clientHeaders, d, body.length, this.input.forwarded);
+    for (let attempt = 0; ; attempt++) {
+      const address = d.endpoints[plan.endpointIndex(attempt)]!;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.send(d, address, headers, body);
+      } catch (err) {
+        if (this.closed) return undefined;
+        d.exchange.attemptFailed?.(address);
+        if (!this.timedOut && plan.retryAfterError(err, attempt)) {
+          proxyRetries.inc({ reason: isConnectError(err) ? 'connect_error' : 'upstream_error' });
+          this.log.debug({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err) }, 'retrying');
+          if (await this.pause(plan.delayMs(attempt))) continue;
+          return this.exhausted(d);
+        }
+        if (!this.timedOut) {
+          this.log.warn({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err) }, 'upstream failed');
+        }
+        // Pod addresses stay in the log; the client learns only what kind of failure it was.
+        return this.exhausted(d, errorCode(err));
+      }
+      if (this.closed || this.timedOut) {
+        response.body.destroy();
+        return this.closed ? undefined : this.exhausted(d);
+      }
+      const status = response.statusCode;
+      if (plan.retryAfterStatus(status, attempt)) {
+        d.exchange.attemptFailed?.(address);
+        proxyRetries.inc({ reason: status === 429 ? 'status_429' : 'status_5xx' });
+        response.body.dump().catch(() => undefined);
+        if (await this.pause(plan.delayMs(attempt, retryAfterMs(response.headers['retry-after'])))) continue;
+        return this.exhausted(d);
+      }
+      if (d.fallback && (status >= 500 || status === 429)) {
+        d.exchange.attemptFailed?.(address);
+        response.body.dump().catch(() => undefined);
+        return d.fallback;
+      }
+      d.exchange.served(address);
+      this.stream(response);
+      return undefined;
+    }
+  }
+
+  /** No attempt left on this decision: its fallback if any, else the client's error (504 after the timeout). */
+  private exhausted(d: RouteDecision, code?: string): Fallback | undefined {
+    if (this.closed) return undefined;
+    if (d.fallback) return d.fallback;
+    if (this.timedOut) {
+      this.fail({ status: 504, code: 'upstream_timeout', message: `upstream did not answer within ${d.upstream.timeoutMs} ms` });
+    } else {
+      this.fail({ status: 502, code: 'upstream_unavailable', message: `the model server could not be reached (${code ?? 'error'})` });
+    }
+    return undefined;
+  }
+
+  /** Settles the failed decision and asks for the next target's; answers the client itself when there is none. */
+  private async fallBack(fallback: Fallback): Promise<RouteDecision | undefined> {
+    const failed = this.decision;
+    this.finishExchange('error');
+    let next: Decision;
+    try {
+      next = await fallback();
+    } catch (err) {
+      this.log.error({ requestId: failed.exchange.requestId, err: String(err) }, 'fallback decision failed');
+      this.fail({ status: 502, code: 'upstream_unavailable', message: 'the model server could not be reached' });
+      return undefined;
+    }
+    if (this.closed) {
+      if (next.kind === 'route') next.exchange.finish('cancelled');
+      return undefined;
+    }
+    if (next.kind === 'reject') {
+      proxyFallbacks.inc({ outcome: 'rejected' });
+      this.close();
+      this.res.writeHead(next.status, { ...next.headers, 'content-length': next.body.length });
+      this.res.end(next.body);
+      return undefined;
+    }
+    proxyFallbacks.inc({ outcome: 'routed' });
+    this.log.info({ requestId: failed.exchange.requestId, from: failed.endpoints[0], to: next.endpoints[0] }, 'falling back to the next target');
+    return next;
+  }
+
+  private send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer): Promise<Dispatcher.ResponseData> {
+    const target = upstreamTarget(d.upstream, address, d.setHeaders[':path'] ?? this.input.path);
+    return this.dispatcherFor(d.upstream).request({
       origin: target.origin,
       path: target.path,
-      method: method as Dispatcher.HttpMethod,
+      method: this.input.method as Dispatcher.HttpMethod,
       headers,
       body: body.length > 0 ? body : undefined,
       signal: this.abort.signal,
-      // The whole-request timer is ours (trafficPolicy.timeout); an SSE stream may legitimately idle for long.
+      // The whole-request timer is ours (the target's timeout); an SSE stream may legitimately idle for long.
       headersTimeout: 0,
       bodyTimeout: 0,
     });
   }
 
-  /** Waits the retry interval; false when the request settled (client gone, timeout) meanwhile. */
-  private async pause(): Promise<boolean> {
-    if (this.plan.intervalMs > 0) {
+  /** Waits before a retry; false when the request was cancelled or timed out meanwhile. */
+  private async pause(ms: number): Promise<boolean> {
+    if (ms > 0) {
       try {
-        await sleep(this.plan.intervalMs, undefined, { signal: this.abort.signal });
+        await sleep(ms, undefined, { signal: this.abort.signal });
       } catch {
         return false;
       }
     }
-    return !this.settled;
+    return !this.closed && !this.timedOut;
   }
 
   private stream(response: Dispatcher.ResponseData): void {
-    const { exchange } = this.input.decision;
+    const { exchange } = this.decision;
     const { res } = this;
     const body = response.body;
     this.upstreamBody = body;
@@ -128,7 +205,7 @@ export class Forwarding {
     let held: Buffer | undefined;
     res.on('drain', () => body.resume());
     body.on('data', (chunk: Buffer) => {
-      if (this.settled) return;
+      if (this.closed) return;
       let out = exchange.responseBody(chunk, false);
       if (!eventStream) {
         const previous = held;
@@ -139,51 +216,61 @@ export class Forwarding {
       if (out.length > 0 && !res.write(out)) body.pause();
     });
     body.on('end', () => {
-      if (this.settled) return;
+      if (this.closed) return;
       const tail = exchange.responseBody(EMPTY, true);
-      this.settle('success');
+      this.close('success');
       const last = held ? (tail.length > 0 ? Buffer.concat([held, tail]) : held) : tail;
       res.end(last.length > 0 ? last : undefined);
     });
     body.on('error', (err) => {
-      if (this.settled) return;
+      if (this.closed) return;
       this.log.warn({ requestId: exchange.requestId, code: errorCode(err) }, 'upstream stream broke');
-      this.settle('error');
+      this.close('error');
       res.destroy();
     });
   }
 
   private readonly onClientClose = (): void => {
-    if (this.settled) return;
-    this.settle('cancelled');
+    if (this.closed) return;
+    this.close('cancelled');
     this.abort.abort();
     this.upstreamBody?.destroy();
   };
 
   private readonly onTimeout = (): void => {
-    if (this.settled) return;
-    const { decision } = this.input;
-    this.log.warn({ requestId: decision.exchange.requestId, timeoutMs: decision.upstream.timeoutMs }, 'upstream timeout');
-    this.abort.abort();
-    this.upstreamBody?.destroy();
+    if (this.closed) return;
+    const d = this.decision;
+    this.log.warn({ requestId: d.exchange.requestId, timeoutMs: d.upstream.timeoutMs }, 'upstream timeout');
+    this.timedOut = true;
     if (this.res.headersSent) {
-      this.settle('error');
+      this.close('error');
+      this.abort.abort();
+      this.upstreamBody?.destroy();
       this.res.destroy();
       return;
     }
-    this.fail({ status: 504, code: 'upstream_timeout', message: `upstream did not answer within ${decision.upstream.timeoutMs} ms` });
+    // The attempt loop sees the abort, reports the attempt and gives up on this target (fallback, or 504).
+    this.abort.abort();
   };
 
   private fail(err: ApiError): void {
-    this.settle('error');
+    this.close('error');
     proxyLocalReplies.inc({ status: String(err.status) });
     sendError(this.res, err);
   }
 
-  private settle(outcome: Outcome): void {
-    this.settled = true;
+  private finishExchange(outcome: Outcome): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.exchangeFinished) return;
+    this.exchangeFinished = true;
+    this.decision.exchange.finish(outcome);
+  }
+
+  /** The client is answered or gone: nothing else happens for this request. */
+  private close(outcome: Outcome = 'error'): void {
+    this.closed = true;
+    this.finishExchange(outcome);
     this.res.off('close', this.onClientClose);
-    this.input.decision.exchange.finish(outcome);
   }
 }

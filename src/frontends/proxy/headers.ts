@@ -75,7 +75,8 @@ export function upstreamHeaders(
   out['x-forwarded-proto'] = client.get('x-forwarded-proto') ?? 'http';
   if (fwd.host && !client.has('x-forwarded-host')) out['x-forwarded-host'] = fwd.host;
   for (const name of decision.removeHeaders) delete out[name.toLowerCase()];
-  for (const [name, value] of Object.entries(decision.setHeaders)) out[name.toLowerCase()] = value;
+  // Pseudo-headers (`:authority`, `:path` of a provider decision) are Envoy's; the proxy addresses the request itself.
+  for (const [name, value] of Object.entries(decision.setHeaders)) if (!name.startsWith(':')) out[name.toLowerCase()] = value;
   if (bodyLength > 0) out['content-length'] = String(bodyLength);
   return out;
 }

@@ -7,6 +7,10 @@ import type { UpstreamPolicy } from '../../core/types.js';
 // before a response (refused, reset, closed, connect timeout) and any 5xx response, walking the ranked endpoints and
 // wrapping around. Without one, the proxy still fails over once to the next endpoint when the connection could not
 // be made at all: the pod never saw the request, so trying elsewhere is always safe; 5xx responses are returned.
+//
+// External providers add 429 to the retried answers (`retryOnRateLimit`) and back off exponentially
+// (`maxRetryIntervalMs`), never waiting less than a Retry-After within that cap. A failed certificate check is never
+// retried: it fails the same way every time.
 
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
@@ -23,6 +27,21 @@ export function errorCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const code = e?.code ?? e?.cause?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** The upstream's certificate was refused: retrying cannot help. */
+export function isCertificateError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
+/** Retry-After in milliseconds (delay-seconds or an HTTP date); undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text) return undefined;
+  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** The request never reached the upstream: the TCP (or TLS) connection was not established. */
@@ -46,18 +65,23 @@ export class RetryPlan {
     return attempt % this.endpointCount;
   }
 
-  get intervalMs(): number {
-    return this.policy.retryIntervalMs;
+  /** The wait before the retry that follows the 0-based `attempt`, at least `retryAfter` within the backoff cap. */
+  delayMs(attempt: number, retryAfter?: number): number {
+    const { retryIntervalMs: base, maxRetryIntervalMs: cap } = this.policy;
+    if (cap === undefined) return base;
+    const backoff = Math.min(base * 2 ** attempt, cap);
+    return Math.min(Math.max(backoff, retryAfter ?? 0), cap);
   }
 
   /** Whether a failed attempt (no response) may be followed by another. */
   retryAfterError(err: unknown, attempt: number): boolean {
-    if (attempt >= this.extraAttempts) return false;
+    if (attempt >= this.extraAttempts || isCertificateError(err)) return false;
     return this.policy.retryAttempts > 0 || isConnectError(err);
   }
 
   /** Whether a response status is retried instead of returned. */
   retryAfterStatus(status: number, attempt: number): boolean {
-    return status >= 500 && this.policy.retryAttempts > 0 && attempt < this.extraAttempts;
+    if (this.policy.retryAttempts <= 0 || attempt >= this.extraAttempts) return false;
+    return status >= 500 || (status === 429 && this.policy.retryOnRateLimit === true);
   }
 }

@@ -1,17 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Agent, type Dispatcher } from 'undici';
 import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
 import { rejectMalformed, sendError } from './errors.js';
+import { Dispatchers } from './dispatchers.js';
 import { Forwarding } from './forward.js';
-import { inboundHeaders, upstreamHeaders } from './headers.js';
+import { inboundHeaders } from './headers.js';
 import { proxyLocalReplies } from './metrics.js';
 import { readBody } from './request-body.js';
 import { originFormPath } from './upstream-target.js';
 
 export interface UpstreamTlsOptions {
-  /** PEM CA bundle trusted for `https` upstreams, in addition to nothing else when set. */
+  /** PEM CA bundle trusted for `https` pods, in addition to nothing else when set (providers: see `providers.caFile`). */
   ca?: string | Buffer;
   /** Default true; false accepts any certificate (self-signed pods addressed by IP). */
   rejectUnauthorized?: boolean;
@@ -48,7 +48,7 @@ export interface ProxyServer {
 interface Context {
   pipeline: Pipeline;
   maxBodyBytes: number;
-  dispatcher: Dispatcher;
+  dispatchers: Dispatchers;
   log: Logger;
 }
 
@@ -58,14 +58,12 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     throw new RangeError(`maxBodyBytes must be a positive integer, got ${options.maxBodyBytes}`);
   }
   const log = (options.logger ?? rootLogger).child({ component: 'proxy' });
-  const agent = new Agent({
-    keepAliveTimeout: options.upstreamKeepAliveMs ?? 4_000,
-    connect: {
-      timeout: options.connectTimeoutMs ?? 5_000,
-      ...(options.upstreamTls ?? {}),
-    },
+  const dispatchers = new Dispatchers({
+    keepAliveMs: options.upstreamKeepAliveMs ?? 4_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    podTls: options.upstreamTls,
   });
-  const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatcher: agent, log };
+  const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatchers, log };
   const inFlight = new Tracker();
   const server: Server = createServer((req, res) => {
     inFlight.enter();
@@ -100,7 +98,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
         await closed;
         // Responses report 'close' (which cancels their upstream request) just after the server's own close.
         await inFlight.idle(1_000);
-        await agent.destroy();
+        await dispatchers.destroy();
       })();
       return closing;
     },
@@ -151,12 +149,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     res.end(decision.body);
     return;
   }
-  const body = decision.body ?? inbound.body;
-  const headers = upstreamHeaders(inbound.headers, decision, body.length, {
-    clientIp: req.socket.remoteAddress,
-    host: req.headers.host,
-  });
-  await new Forwarding({ method: inbound.method, path, headers, body, decision }, res, ctx.dispatcher, ctx.log).run();
+  const forwarded = { clientIp: req.socket.remoteAddress, host: req.headers.host };
+  const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision };
+  await new Forwarding(input, res, (upstream) => ctx.dispatchers.for(upstream), ctx.log).run();
 }
 
 function localError(res: ServerResponse, status: number, code: string, message: string, closeConnection = false): void {
