@@ -17,15 +17,18 @@ export function waitingNow(ep: Endpoint): number {
 }
 
 /** Lower is better: maps each value to 0..100 where the smallest gets 100 and the largest 0. Equal values → 100. */
-export function invertMinMax(values: number[]): number[] {
+export function invertMinMax(values: ArrayLike<number>): number[] {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
   }
   const span = max - min;
-  return values.map((v) => (span <= 0 ? 100 : (100 * (max - v)) / span));
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = span <= 0 ? 100 : (100 * (max - values[i]!)) / span;
+  return out;
 }
 
 /** Neutral score for endpoints whose metrics are stale or missing: neither favoured nor avoided. */

@@ -1,9 +1,11 @@
-import { invertMinMax, NEUTRAL_SCORE } from '../load.js';
+import type { Endpoint } from '../../datastore/endpoint.js';
+import { NEUTRAL_SCORE } from '../load.js';
 import type { Plugin, PluginArgs } from '../types.js';
 
 /**
  * Score: lower recent TTFT and TPOT is better. Each is min-max normalised across the endpoints that reported it, then
  * mixed: factor × TTFT score + (1 − factor) × TPOT score. An endpoint with no recent sample scores neutrally.
+ * Two passes over the endpoints and no intermediate arrays: this runs on every decision over every endpoint.
  */
 export function leastLatency(args: PluginArgs): Plugin {
   const factor = args.TTFTTPOTWeightFactor === undefined ? 0.5 : Number(args.TTFTTPOTWeightFactor);
@@ -11,17 +13,47 @@ export function leastLatency(args: PluginArgs): Plugin {
   return {
     name: 'least-latency',
     score(_req, eps) {
-      const ttft = normalised(eps.map((e) => (e.state.stale ? undefined : e.state.metrics?.ttftSeconds)));
-      const tpot = normalised(eps.map((e) => (e.state.stale ? undefined : e.state.metrics?.tpotSeconds)));
-      return eps.map((_, i) => factor * ttft[i]! + (1 - factor) * tpot[i]!);
+      let tMin = Infinity;
+      let tMax = -Infinity;
+      let pMin = Infinity;
+      let pMax = -Infinity;
+      for (let i = 0; i < eps.length; i++) {
+        const t = ttft(eps[i]!);
+        const p = tpot(eps[i]!);
+        if (t !== undefined) {
+          if (t < tMin) tMin = t;
+          if (t > tMax) tMax = t;
+        }
+        if (p !== undefined) {
+          if (p < pMin) pMin = p;
+          if (p > pMax) pMax = p;
+        }
+      }
+      const out = new Array<number>(eps.length);
+      for (let i = 0; i < eps.length; i++) {
+        const t = ttft(eps[i]!);
+        const p = tpot(eps[i]!);
+        const ts = t === undefined ? NEUTRAL_SCORE : inverted(t, tMin, tMax);
+        const ps = p === undefined ? NEUTRAL_SCORE : inverted(p, pMin, pMax);
+        out[i] = factor * ts + (1 - factor) * ps;
+      }
+      return out;
     },
   };
 }
 
-function normalised(values: Array<number | undefined>): number[] {
-  const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
-  if (known.length === 0) return values.map(() => NEUTRAL_SCORE);
-  const scores = invertMinMax(known);
-  let j = 0;
-  return values.map((v) => (v !== undefined && Number.isFinite(v) ? scores[j++]! : NEUTRAL_SCORE));
+function ttft(e: Endpoint): number | undefined {
+  const v = e.state.stale ? undefined : e.state.metrics?.ttftSeconds;
+  return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+function tpot(e: Endpoint): number | undefined {
+  const v = e.state.stale ? undefined : e.state.metrics?.tpotSeconds;
+  return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+/** Lower is better: the smallest known value scores 100, the largest 0; all equal → 100. */
+function inverted(v: number, min: number, max: number): number {
+  const span = max - min;
+  return span <= 0 ? 100 : (100 * (max - v)) / span;
 }

@@ -18,7 +18,9 @@ export function leastRequest(args: PluginArgs): Plugin {
       return eps.filter((e) => waitingNow(e) === least);
     },
     score(_req, eps) {
-      return invertMinMax(eps.map(effectiveLoad));
+      const load = new Float64Array(eps.length);
+      for (let i = 0; i < eps.length; i++) load[i] = effectiveLoad(eps[i]!);
+      return invertMinMax(load);
     },
   };
 }
