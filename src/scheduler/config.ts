@@ -10,15 +10,31 @@ export interface SchedulerConfig {
   topN: number;
 }
 
-/** Used when no scheduler section is configured. */
+/**
+ * Used when no scheduler section is configured: prefix affinity, load and GPU speed weighed in one cost
+ * (prefix-load), adapters kept where they are loaded (lora-affinity). It wins or ties on every workload of
+ * `npm run bench:scheduling` (docs/benchmarks.md); prefix-load's overload cut-off is disabled because comparing raw
+ * queues across GPUs of different speeds made fast pods look overloaded and spread every prompt group.
+ */
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
-  filters: ['least-request'],
+  filters: ['lora-affinity'],
   scores: [
-    { name: 'least-request', weight: 2 },
-    { name: 'gpu-usage', weight: 1 },
-    { name: 'least-latency', weight: 1 },
+    { name: 'prefix-load', weight: 2 },
+    { name: 'lora-affinity', weight: 1 },
   ],
-  args: new Map(),
+  args: new Map([
+    [
+      'prefix-load',
+      {
+        charsPerLoadUnit: 1024,
+        maxCredit: 32,
+        maxExcessLoad: 8,
+        maxHashCacheSize: 100_000,
+        queueDepthThreshold: 1000,
+        kvCacheThreshold: 1,
+      },
+    ],
+  ]),
   topN: 5,
 };
 

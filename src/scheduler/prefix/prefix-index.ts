@@ -8,7 +8,14 @@ import { LruMap } from './lru.js';
 export class PrefixIndex {
   private readonly owners: LruMap<number, Set<string>>;
 
-  constructor(capacity: number) {
+  /**
+   * `maxOwnersPerBlock` keeps the most recent owners of a block only: a prefix believed to sit on more pods than that
+   * is effectively everywhere, and the bound keeps a match over 1,000 endpoints cheap.
+   */
+  constructor(
+    capacity: number,
+    private readonly maxOwnersPerBlock = 16,
+  ) {
     this.owners = new LruMap(capacity);
   }
 
@@ -48,9 +55,13 @@ export class PrefixIndex {
         set = new Set();
         this.owners.set(h, set);
       }
-      if (!set.has(address)) {
+      if (set.has(address)) {
+        set.delete(address); // re-inserted below: insertion order is recency
+        set.add(address);
+      } else {
         set.add(address);
         added.push(h);
+        if (set.size > this.maxOwnersPerBlock) set.delete(set.values().next().value!);
       }
     }
     return added;

@@ -7,7 +7,7 @@ describe('config and CLI', () => {
     const c = parseConfig({});
     expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
-    expect(c.scheduler.scores.map((s) => s.name)).to.include('least-request');
+    expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
   });
 
   it('accepts Kthena routerConfiguration nested as a YAML string', () => {

@@ -113,7 +113,8 @@ describe('routing pipeline', () => {
     const off = pipeline({ random: () => 0 });
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
-      const d = route(await off.handle(chat('llama', {}, steer)));
+      // Distinct prompts, so that prefix affinity does not pin them all to one pod.
+      const d = route(await off.handle(chat('llama', { messages: [{ role: 'user', content: `question ${i}` }] }, steer)));
       seen.add(d.endpoints[0]!);
       d.exchange.finish('success');
     }
