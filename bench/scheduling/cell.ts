@@ -1,0 +1,119 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateRequests } from '../loadgen/index.js';
+import { summarize } from '../loadgen/stats.js';
+import { cpuBetween, sampleCpu, type CpuUsage } from './cpu.js';
+import { readCounters, subtract, type EngineCounters } from './engine-counters.js';
+import { startFleet, writeResources, type FleetSpec } from './fleet.js';
+import { replay } from './open-loop.js';
+import type { Policy } from './policies.js';
+import type { Entries } from './entries.js';
+import { startRouter } from './router.js';
+import type { BenchWorkload } from './workloads.js';
+
+// One (workload, policy) cell: a fresh fleet (cold caches, same seeds) and a fresh router with the policy's config,
+// the workload's request sequence replayed open loop through the router's proxy, engine counters before and after.
+// Times are reported in modelled (simulated GPU) time: wall time divided by the workload's time scale.
+
+export interface CellResult {
+  workload: string;
+  policy: string;
+  requests: number;
+  completed: number;
+  errors: Record<string, number>;
+  /** Modelled requests/s and output tokens/s, from the first send to the last completion. */
+  throughput: number;
+  outputTokensPerSecond: number;
+  /** Modelled milliseconds. */
+  ttftP50: number;
+  ttftP99: number;
+  e2eP50: number;
+  e2eP99: number;
+  /** Prefix-cache hits / queries over the fleet, in tokens (engine counters). */
+  prefixHitRate: number;
+  /** Per instance: engine counter deltas. */
+  perInstance: Array<{ address: string; speed: number } & EngineCounters>;
+  wallSeconds: number;
+  cpu: CpuUsage;
+}
+
+const SETTLE_MS = 750;
+
+export interface CellOptions {
+  workload: BenchWorkload;
+  policy: Policy;
+  fleet: Omit<FleetSpec, 'timeScale'>;
+  seed: number;
+  entries: Entries;
+}
+
+export async function runCell(o: CellOptions): Promise<CellResult> {
+  const ts = o.workload.timeScale;
+  const requests = generateRequests(o.workload.workload, o.seed, o.workload.requests);
+  const fleetSpec = { ...o.fleet, timeScale: ts };
+  const resources = await writeResources(fleetSpec);
+  // Engines and router start side by side; the router retries its scrapes until the engines answer.
+  const [fleetStart, routerStart] = await Promise.allSettled([
+    startFleet(fleetSpec, o.entries.sim),
+    startRouter(o.entries.router, o.policy.configPath, resources.dir),
+  ]);
+  const fleet = fleetStart.status === 'fulfilled' ? fleetStart.value : undefined;
+  const router = routerStart.status === 'fulfilled' ? routerStart.value : undefined;
+  try {
+    if (!fleet || !router) throw fleetStart.status === 'rejected' ? fleetStart.reason : (routerStart as PromiseRejectedResult).reason;
+    // Let the router scrape every engine (at least twice), so load-aware policies start informed.
+    await sleep(SETTLE_MS);
+    const sample = () => sampleCpu(router.child.pid!, fleet.sims.map((s) => s.child.pid!));
+    const before = await Promise.all(fleet.sims.map((s) => readCounters(s.url)));
+    const cpu0 = await sample();
+    const run = await replay({
+      url: router.url,
+      requests,
+      rate: o.workload.rate / ts,
+      burstiness: o.workload.burstiness,
+      seed: o.seed,
+      timeoutMs: 600_000,
+    });
+    const cpu = cpuBetween(cpu0, await sample());
+    const after = await Promise.all(fleet.sims.map((s) => readCounters(s.url)));
+    const perInstance = fleet.sims.map((s, i) => ({ address: s.address, speed: s.speed, ...subtract(after[i]!, before[i]!) }));
+    return summarise(o, run.results, run.wallMs, perInstance, cpu);
+  } finally {
+    await Promise.all([router?.stop(), fleet?.stop()]);
+    await resources.remove();
+  }
+}
+
+function summarise(
+  o: CellOptions,
+  results: Awaited<ReturnType<typeof replay>>['results'],
+  wallMs: number,
+  perInstance: CellResult['perInstance'],
+  cpu: CpuUsage,
+): CellResult {
+  const ts = o.workload.timeScale;
+  const ok = results.filter((r) => r.ok);
+  const errors: Record<string, number> = {};
+  for (const r of results) if (!r.ok) errors[r.error ?? 'unknown'] = (errors[r.error ?? 'unknown'] ?? 0) + 1;
+  const ttft = summarize(ok.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs / ts])));
+  const e2e = summarize(ok.map((r) => r.e2eMs / ts));
+  const modelledSeconds = wallMs / 1000 / ts;
+  const hits = perInstance.reduce((n, p) => n + p.prefixHits, 0);
+  const queries = perInstance.reduce((n, p) => n + p.prefixQueries, 0);
+  return {
+    workload: o.workload.name,
+    policy: o.policy.name,
+    requests: results.length,
+    completed: ok.length,
+    errors,
+    throughput: ok.length / modelledSeconds,
+    outputTokensPerSecond: ok.reduce((n, r) => n + r.outputTokens, 0) / modelledSeconds,
+    ttftP50: ttft.p50,
+    ttftP99: ttft.p99,
+    e2eP50: e2e.p50,
+    e2eP99: e2e.p99,
+    prefixHitRate: queries > 0 ? hits / queries : 0,
+    perInstance,
+    wallSeconds: wallMs / 1000,
+    cpu,
+  };
+}

@@ -1,0 +1,62 @@
+import type { CellResult } from './cell.js';
+
+// The issue's targets, checked on one run. "Wins" tolerates measurement noise: on throughput and on TTFT p50, ours
+// is the best of the policies or within WIN_TOLERANCE of the best.
+
+export const WIN_TOLERANCE = 0.05;
+
+export interface TargetCheck {
+  target: string;
+  result: string;
+  /** undefined when the cells it needs were not run. */
+  pass: boolean | undefined;
+}
+
+const pct = (v: number) => `${v > 0 ? '+' : ''}${Math.round(100 * v)}%`;
+
+export function checkTargets(results: CellResult[], policies: string[]): TargetCheck[] {
+  const cell = (w: string, p: string) => results.find((r) => r.workload === w && r.policy === p);
+  const checks: TargetCheck[] = [];
+  const ours = cell('long-system-prompt', 'ours');
+  const random = cell('long-system-prompt', 'random');
+  const thr = ours && random ? ours.throughput / random.throughput : undefined;
+  checks.push({
+    target: 'long-system-prompt: throughput ≥ 3× random',
+    result: thr === undefined ? 'not run' : `${thr.toFixed(2)}×`,
+    pass: thr === undefined ? undefined : thr >= 3,
+  });
+  const ttft = ours && random ? 1 - ours.ttftP50 / random.ttftP50 : undefined;
+  checks.push({
+    target: 'long-system-prompt: TTFT p50 ≥ 80% lower than random',
+    result: ttft === undefined ? 'not run' : `${Math.round(100 * ttft)}% lower`,
+    pass: ttft === undefined ? undefined : ttft >= 0.8,
+  });
+  const so = cell('short-prompt', 'ours');
+  const lr = cell('short-prompt', 'least-request');
+  checks.push({
+    target: 'short-prompt: within 5% of least-request (throughput and TTFT p50)',
+    result: so && lr ? `throughput ${pct(so.throughput / lr.throughput - 1)}, TTFT p50 ${pct(so.ttftP50 / lr.ttftP50 - 1)}` : 'not run',
+    pass: so && lr ? so.throughput >= 0.95 * lr.throughput && so.ttftP50 <= 1.05 * lr.ttftP50 : undefined,
+  });
+  const workloads = [...new Set(results.map((r) => r.workload))];
+  const lost: string[] = [];
+  let complete = workloads.length > 0;
+  for (const w of workloads) {
+    const rows = results.filter((r) => r.workload === w && policies.includes(r.policy));
+    const o = rows.find((r) => r.policy === 'ours');
+    if (!o || rows.length < policies.length) {
+      complete = false;
+      continue;
+    }
+    const bestThr = Math.max(...rows.map((r) => r.throughput));
+    const bestTtft = Math.min(...rows.map((r) => r.ttftP50));
+    if (o.throughput < (1 - WIN_TOLERANCE) * bestThr) lost.push(`${w} (throughput ${pct(o.throughput / bestThr - 1)} vs best)`);
+    if (o.ttftP50 > (1 + WIN_TOLERANCE) * bestTtft) lost.push(`${w} (TTFT p50 ${pct(o.ttftP50 / bestTtft - 1)} vs best)`);
+  }
+  checks.push({
+    target: `ours wins on every workload (best or within ${100 * WIN_TOLERANCE}% of the best on throughput and on TTFT p50)`,
+    result: !complete ? 'not every policy run' : lost.length === 0 ? `yes, ${workloads.length} workloads` : `no: ${lost.join('; ')}`,
+    pass: !complete ? undefined : lost.length === 0,
+  });
+  return checks;
+}
