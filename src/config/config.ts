@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
@@ -104,17 +105,4 @@ export function parseConfig(input: unknown): RouterConfig {
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
   };
-}
-
-function section(v: unknown, name: string): Record<string, any> {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a mapping`);
-  return v as Record<string, any>;
-}
-
-function num(v: unknown, dflt: number, name: string, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new ConfigError(`${name} must be a number >= ${min}`);
-  return n;
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/errors.js';
+import { num, section } from '../config/read.js';
 
 // The `providers` and `outlierDetection` sections of the router configuration.
 
@@ -66,17 +67,4 @@ export function parseOutlierConfig(raw: unknown): OutlierConfig {
     baseEjectionMs,
     maxEjectionMs: num(s.maxEjectionMs, Math.max(baseEjectionMs, 300_000), 'outlierDetection.maxEjectionMs', baseEjectionMs),
   };
-}
-
-function section(v: unknown, name: string): Record<string, any> {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a mapping`);
-  return v as Record<string, any>;
-}
-
-function num(v: unknown, dflt: number, name: string, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new ConfigError(`${name} must be a number >= ${min}`);
-  return n;
 }
