@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   }
   const startedAt = new Date();
   const entries = await buildEntries();
+  if (entries.fallbackReason) process.stderr.write(`running the router and engines through tsx: ${entries.fallbackReason}\n`);
   const cells = cli.workloads.length * cli.policies.length;
   const results: CellResult[] = [];
   for (const w of cli.workloads) {

@@ -4,7 +4,7 @@ import { summarize } from '../loadgen/stats.js';
 import { cpuBetween, sampleCpu, type CpuUsage } from './cpu.js';
 import { readCounters, subtract, type EngineCounters } from './engine-counters.js';
 import { startFleet, writeResources, type FleetSpec } from './fleet.js';
-import { replay } from './open-loop.js';
+import { replay, type Replay } from './open-loop.js';
 import type { Policy } from './policies.js';
 import type { Entries } from './entries.js';
 import { startRouter } from './router.js';
@@ -20,7 +20,7 @@ export interface CellResult {
   requests: number;
   completed: number;
   errors: Record<string, number>;
-  /** Modelled requests/s and output tokens/s, from the first send to the last completion. */
+  /** Modelled requests/s and output tokens/s, from the start of the replay to the last completion. */
   throughput: number;
   outputTokensPerSecond: number;
   /** Modelled milliseconds. */
@@ -76,20 +76,14 @@ export async function runCell(o: CellOptions): Promise<CellResult> {
     const cpu = cpuBetween(cpu0, await sample());
     const after = await Promise.all(fleet.sims.map((s) => readCounters(s.url)));
     const perInstance = fleet.sims.map((s, i) => ({ address: s.address, speed: s.speed, ...subtract(after[i]!, before[i]!) }));
-    return summarise(o, run.results, run.wallMs, perInstance, cpu);
+    return summarise(o, run, perInstance, cpu);
   } finally {
     await Promise.all([router?.stop(), fleet?.stop()]);
     await resources.remove();
   }
 }
 
-function summarise(
-  o: CellOptions,
-  results: Awaited<ReturnType<typeof replay>>['results'],
-  wallMs: number,
-  perInstance: CellResult['perInstance'],
-  cpu: CpuUsage,
-): CellResult {
+function summarise(o: CellOptions, { results, wallMs }: Replay, perInstance: CellResult['perInstance'], cpu: CpuUsage): CellResult {
   const ts = o.workload.timeScale;
   const ok = results.filter((r) => r.ok);
   const errors: Record<string, number> = {};

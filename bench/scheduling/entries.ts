@@ -15,6 +15,8 @@ export interface Entries {
   /** `node` arguments that start one simulator, before its own flags. */
   sim: string[];
   kind: 'bundle' | 'tsx';
+  /** Why the bundles could not be built, when kind is tsx. */
+  fallbackReason?: string;
 }
 
 export async function buildEntries(): Promise<Entries> {
@@ -22,8 +24,13 @@ export async function buildEntries(): Promise<Entries> {
     // The tokenizer worker is an entry of its own: the router loads it from next to its module (worker.js).
     await esbuild(['router=src/main.ts', 'worker=src/tokenizer/worker.ts', 'sim=src/sim/main.ts'], OUT_DIR);
     return { router: [`${OUT_DIR}router.js`], sim: [`${OUT_DIR}sim.js`], kind: 'bundle' };
-  } catch {
-    return { router: ['--import', 'tsx', 'src/main.ts'], sim: ['--import', 'tsx', 'src/sim/main.ts'], kind: 'tsx' };
+  } catch (err) {
+    return {
+      router: ['--import', 'tsx', 'src/main.ts'],
+      sim: ['--import', 'tsx', 'src/sim/main.ts'],
+      kind: 'tsx',
+      fallbackReason: (err as Error).message,
+    };
   }
 }
 

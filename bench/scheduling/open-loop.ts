@@ -22,7 +22,7 @@ export interface ReplayOptions {
 
 export interface Replay {
   results: RequestResult[];
-  /** From the first send to the last completion, ms. */
+  /** From the start of the replay (the first request leaves one arrival gap later) to the last completion, ms. */
   wallMs: number;
 }
 
