@@ -16,12 +16,12 @@ import { LORA_ADAPTERS, WORKLOADS, type BenchWorkload } from './scheduling/workl
 // through the real router process in front of a fleet of simulator processes. See docs/benchmarks.md.
 
 const QUICK_WORKLOADS = ['long-system-prompt', 'short-prompt'];
-const QUICK_SHARE = 0.4;
+const QUICK_SHARE = 0.3;
 const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
 const RAW = fileURLToPath(new URL('./.cache/scheduling-results.json', import.meta.url));
 
 const USAGE = `Usage: npm run bench:scheduling -- [options]
-  --quick               ~3 min: ${QUICK_WORKLOADS.join(' and ')} only, 40% of the requests
+  --quick               ~3 min: ${QUICK_WORKLOADS.join(' and ')} only, 30% of the requests
   --workloads a,b       run only these (${WORKLOADS.map((w) => w.name).join(', ')})
   --policies x,y        run only these (${POLICIES.map((p) => p.name).join(', ')})
   --instances N         simulated engines (default 8)

@@ -20,5 +20,5 @@ export const POLICIES: Policy[] = [
   policy('round-robin', 'pods in turn'),
   policy('least-request', 'fewest running + waiting requests'),
   policy('kthena-default', "Kthena's default: filter least-request; score least-request + least-latency + prefix-cache"),
-  policy('ours', 'prefix-load (prefix affinity, load and GPU speed in one cost) + lora-affinity, load-guard filter'),
+  policy('ours', 'prefix-load (prefix affinity, load and GPU speed in one cost) + lora-affinity (filter and score)'),
 ];

@@ -74,9 +74,10 @@ export async function benchmarksMarkdown(
     '',
     '## Results',
     '',
-    'Columns: completed requests per second and output tokens per second (first send to last completion), time to ' +
-      'first token (first streamed content) p50/p99, end-to-end latency p99, prefix-cache hit rate as the engines ' +
-      'counted it (cached prompt tokens / prompt tokens looked up), failed requests, and ratios against random.',
+    'Columns: completed requests per second and output tokens per second (from the start of the run to the last ' +
+      'completion), time to first token (first streamed content) p50/p99, end-to-end latency p99, prefix-cache hit ' +
+      'rate as the engines counted it (cached prompt tokens / prompt tokens looked up), failed requests, and ratios ' +
+      'against random.',
   );
   for (const w of workloads) {
     const rows = policies.flatMap((p) => results.filter((r) => r.workload === w.name && r.policy === p.name));

@@ -35,7 +35,7 @@ export const WORKLOADS: BenchWorkload[] = [
       maxTokens: { median: 64, sigma: 0.3, min: 16, max: 128 },
       classes: [{ type: 'shared-prefix', name: 'shared-prefix', groups: 32, systemPromptWords: 4096, questionWords: 128 }],
     }),
-    requests: 300,
+    requests: 400,
     rate: 60,
     burstiness: 1,
     timeScale: 2,
