@@ -1,15 +1,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runCell, type CellResult } from './scheduling/cell.js';
 import './scheduling/children.js';
 import { buildEntries } from './scheduling/entries.js';
 import type { FleetSpec } from './scheduling/fleet.js';
-import { POLICIES } from './scheduling/policies.js';
-import { benchmarksMarkdown, chartSvg } from './scheduling/report.js';
+import { idealBound, type BoundResult } from './scheduling/ideal.js';
+import { POLICIES, type Policy } from './scheduling/policies.js';
+import { readRawResults, writeRawResults } from './scheduling/raw-results.js';
+import { benchmarksMarkdown, chartSvg, type RunInfo } from './scheduling/report.js';
 import { fixed, workloadTable } from './scheduling/table.js';
-import { checkTargets } from './scheduling/targets.js';
+import { checkTargets, type TargetCheck } from './scheduling/targets.js';
 import { LORA_ADAPTERS, WORKLOADS, type BenchWorkload } from './scheduling/workloads.js';
 
 // Scheduling benchmark: every routing policy (bench/configs/) on every workload (bench/scheduling/workloads.ts),
@@ -31,11 +32,17 @@ const USAGE = `Usage: npm run bench:scheduling -- [options]
   --rate-scale F        multiply every workload's arrival rate
   --write-docs          write docs/benchmarks.md and its chart even for a partial run
   --no-docs             never write them
+  --report-only         run nothing: rewrite docs/benchmarks.md and its chart from a run's raw results,
+                        recomputing the ideal bound (takes no other option but --results)
+  --results FILE        raw results for --report-only (default bench/.cache/scheduling-results.json)
   -h, --help            this text
 A complete default run writes docs/benchmarks.md and docs/benchmarks/scheduling.svg; every run writes its raw
-results to bench/.cache/scheduling-results.json and prints one table per workload.`;
+results to bench/.cache/scheduling-results.json and prints one table per workload, each ending with the computed
+ideal bound (what no policy can beat on this fleet; see docs/benchmarks.md).`;
 
 interface Cli {
+  /** Set for --report-only: the raw results file to report. */
+  reportFrom?: string;
   workloads: BenchWorkload[];
   policies: typeof POLICIES;
   fleet: Omit<FleetSpec, 'timeScale'>;
@@ -60,10 +67,17 @@ function parseCli(argv: string[]): Cli | undefined {
       'rate-scale': { type: 'string' },
       'write-docs': { type: 'boolean' },
       'no-docs': { type: 'boolean' },
+      'report-only': { type: 'boolean' },
+      results: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
+  if (values.results !== undefined && !values['report-only']) throw new RangeError('--results goes with --report-only');
+  if (values['report-only']) {
+    const other = Object.keys(values).filter((k) => k !== 'report-only' && k !== 'results');
+    if (other.length > 0) throw new RangeError(`--report-only takes no other option (got --${other.join(', --')})`);
+  }
   const num = (name: string, v: string | undefined, def: number, ok: (n: number) => boolean) => {
     const n = v === undefined ? def : Number(v);
     if (!ok(n)) throw new RangeError(`--${name}: invalid value ${JSON.stringify(v)}`);
@@ -91,6 +105,7 @@ function parseCli(argv: string[]): Cli | undefined {
     !quick && requestsScale === 1 && rateScale === 1 && instances === 8 && slow === 2 &&
     WORKLOADS.every((w) => chosen.includes(w)) && POLICIES.every((p) => policies.includes(p));
   return {
+    ...(values['report-only'] ? { reportFrom: values.results ?? RAW } : {}),
     workloads,
     policies,
     fleet: { instances, slow, slowSpeed: 0.5, kvBlocks: 3000, loras: LORA_ADAPTERS, maxLoras: 2, port: 18_770 },
@@ -113,12 +128,23 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (cli.reportFrom !== undefined) {
+    try {
+      await reportOnly(cli.reportFrom);
+    } catch (err) {
+      process.stderr.write(`bench:scheduling: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+    return;
+  }
   const startedAt = new Date();
+  // Cheap (well under a second per workload) and it fails fast on a workload the simulator would reject.
+  const bounds = cli.workloads.map((w) => idealBound(w, cli.fleet, cli.seed));
   const entries = await buildEntries();
   if (entries.fallbackReason) process.stderr.write(`running the router and engines through tsx: ${entries.fallbackReason}\n`);
   const cells = cli.workloads.length * cli.policies.length;
   const results: CellResult[] = [];
-  for (const w of cli.workloads) {
+  for (const [i, w] of cli.workloads.entries()) {
     for (const p of cli.policies) {
       const n = results.length + 1;
       process.stderr.write(`[${n}/${cells}] ${w.name} × ${p.name}: ${w.requests} requests at ${w.rate} req/s ...\n`);
@@ -126,26 +152,51 @@ async function main(): Promise<void> {
       results.push(r);
       process.stderr.write(`        ${cellLine(r)}\n`);
     }
-    process.stdout.write(`\n### ${w.name}\n\n${workloadTable(results.filter((r) => r.workload === w.name))}\n`);
+    printTable(w, results, bounds[i]!);
   }
   const checks = checkTargets(results, POLICIES.map((p) => p.name));
-  process.stdout.write(`\n### Targets\n\n${checks.map((c) => `- ${c.target}: ${c.result}${c.pass === undefined ? '' : c.pass ? ' (met)' : ' (MISSED)'}`).join('\n')}\n`);
+  printChecks(checks);
   const wallSeconds = (Date.now() - startedAt.getTime()) / 1000;
   process.stdout.write(`\n${cells} cells in ${(wallSeconds / 60).toFixed(1)} min\n`);
-  await mkdir(dirname(RAW), { recursive: true });
-  await writeFile(RAW, JSON.stringify({ startedAt, fleet: cli.fleet, seed: cli.seed, results }, null, 2));
-  if (cli.docs === 'always' || (cli.docs === 'auto' && cli.complete)) {
-    const command = `npm run bench:scheduling${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-    await mkdir(`${DOCS}benchmarks`, { recursive: true });
-    await writeFile(`${DOCS}benchmarks/scheduling.svg`, chartSvg(results, cli.workloads, cli.policies));
-    await writeFile(
-      `${DOCS}benchmarks.md`,
-      await benchmarksMarkdown(results, cli.workloads, cli.policies, checks, {
-        command, startedAt, wallSeconds, quick: cli.quick, seed: cli.seed, fleet: cli.fleet, launch: entries.kind,
-      }),
-    );
-    process.stdout.write('wrote docs/benchmarks.md and docs/benchmarks/scheduling.svg\n');
-  }
+  const command = `npm run bench:scheduling${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const info: RunInfo = { command, startedAt, wallSeconds, quick: cli.quick, seed: cli.seed, fleet: cli.fleet, launch: entries.kind };
+  await writeRawResults(RAW, {
+    ...info,
+    startedAt: startedAt.toISOString(),
+    workloads: cli.workloads.map((w) => ({ name: w.name, requests: w.requests, rate: w.rate })),
+    policies: cli.policies.map((p) => p.name),
+    results,
+    bounds,
+  });
+  if (cli.docs === 'always' || (cli.docs === 'auto' && cli.complete)) await writeDocs(results, cli.workloads, cli.policies, checks, info, bounds);
+}
+
+/** --report-only: the docs of a finished run, with the bound recomputed from the current code. */
+async function reportOnly(path: string): Promise<void> {
+  const run = await readRawResults(path);
+  const bounds = run.workloads.map((w) => idealBound(w, run.info.fleet, run.info.seed));
+  for (const [i, w] of run.workloads.entries()) printTable(w, run.results, bounds[i]!);
+  const checks = checkTargets(run.results, run.policies.map((p) => p.name));
+  printChecks(checks);
+  await writeDocs(run.results, run.workloads, run.policies, checks, run.info, bounds);
+}
+
+function printTable(w: BenchWorkload, results: CellResult[], bound: BoundResult): void {
+  process.stdout.write(`\n### ${w.name}\n\n${workloadTable(results.filter((r) => r.workload === w.name), bound)}\n`);
+}
+
+function printChecks(checks: TargetCheck[]): void {
+  const mark = (c: TargetCheck) => (c.pass === undefined ? '' : c.pass ? ' (met)' : ' (MISSED)');
+  process.stdout.write(`\n### Targets\n\n${checks.map((c) => `- ${c.target}: ${c.result}${mark(c)}`).join('\n')}\n`);
+}
+
+async function writeDocs(
+  results: CellResult[], workloads: BenchWorkload[], policies: Policy[], checks: TargetCheck[], info: RunInfo, bounds: BoundResult[],
+): Promise<void> {
+  await mkdir(`${DOCS}benchmarks`, { recursive: true });
+  await writeFile(`${DOCS}benchmarks/scheduling.svg`, chartSvg(results, workloads, policies));
+  await writeFile(`${DOCS}benchmarks.md`, await benchmarksMarkdown(results, workloads, policies, checks, info, bounds));
+  process.stdout.write('wrote docs/benchmarks.md and docs/benchmarks/scheduling.svg\n');
 }
 
 /** One line per cell on stderr: the headline numbers plus how the work spread over the fleet. */

@@ -4,6 +4,7 @@ import { relative } from 'node:path';
 import type { CellResult } from './cell.js';
 import { ROOT } from './entries.js';
 import type { FleetSpec } from './fleet.js';
+import { fleetSimOptions, type BoundResult } from './ideal.js';
 import type { Policy } from './policies.js';
 import { renderChart } from './svg.js';
 import { fixed, workloadTable } from './table.js';
@@ -49,6 +50,7 @@ export async function benchmarksMarkdown(
   policies: Policy[],
   checks: TargetCheck[],
   info: RunInfo,
+  bounds: BoundResult[],
 ): Promise<string> {
   const f = info.fleet;
   const out: string[] = [];
@@ -77,7 +79,8 @@ export async function benchmarksMarkdown(
     'Columns: completed requests per second and output tokens per second (from the start of the run to the last ' +
       'completion), time to first token (first streamed content) p50/p99, end-to-end latency p99, prefix-cache hit ' +
       'rate as the engines counted it (cached prompt tokens / prompt tokens looked up), failed requests, and ratios ' +
-      'against random.',
+      'against random. The last row, ideal bound, is computed rather than run: no policy can beat it on this simulator ' +
+      '(see [Method](#method)).',
   );
   for (const w of workloads) {
     const rows = policies.flatMap((p) => results.filter((r) => r.workload === w.name && r.policy === p.name));
@@ -89,7 +92,7 @@ export async function benchmarksMarkdown(
       `${w.description} ${rows[0]!.requests} requests, open loop at ${w.rate} req/s` +
         `${w.burstiness !== 1 ? ` (Gamma gaps, shape ${w.burstiness})` : ' (Poisson)'}, time scale ${w.timeScale}.`,
       '',
-      workloadTable(rows),
+      workloadTable(rows, bounds.find((b) => b.workload === w.name)),
     );
   }
   out.push(
@@ -131,9 +134,7 @@ export async function benchmarksMarkdown(
       'by the same factor.',
     '- **Wins**: on throughput and on TTFT p50, ours is the best of the policies or within 5% of the best; ' +
       'differences below that are within run-to-run noise.',
-    '- **No oracle row**: a policy with perfect knowledge (say, reading the engines’ state) would still be a greedy ' +
-      'heuristic, not a bound, so it is left out. Bounds that do hold: throughput cannot exceed the offered rate, and ' +
-      'a request whose prefix is cached cannot get its first token sooner than one engine step (~13 ms).',
+    idealBoundNote(info, bounds),
     '',
     '## Reading the results',
     '',
@@ -150,14 +151,14 @@ export async function benchmarksMarkdown(
       'load (a 4.7k-token prefix is worth ~22 queued requests, capped by `maxCredit`), so a holder keeps its group until ' +
       'it is really busier, and divides costs by GPU speed; Kthena’s min-max normalised scores make one request of load ' +
       'difference as strong as a full prefix match, so groups spread more (lower hit rate).',
-    '- **Tuning of ours.** The recommended configuration of docs/scheduling.md collapsed on the long-system-prompt ' +
-      'workload (14.7 req/s, 52% hits, in a run at 60 req/s): its overload rule (load-guard’s, also inside prefix-load) ' +
-      'compares raw queue and load across pods, while prefix-load, knowing the slow pods’ speed, gives them less work; ' +
-      'next to those lightly loaded pods every fast pod looks overloaded, loses its cache credit and spreads its groups, ' +
-      'and the load-guard filter then funnels traffic onto the two slow pods. Turning off capacity awareness ' +
-      '(`gpuAware: false`) avoided the collapse (28–33 req/s) but lost the slow-pod awareness on the other workloads; ' +
-      'turning off the overload rule instead (as in bench/configs/ours.yaml) gave 34–38 req/s and the best multi-turn ' +
-      'latency (tuning runs, not this one). The fix belongs in the plugin: compare load per unit of capacity in the overload rule.',
+    '- **Tuning of ours.** prefix-load with a queue overload rule (its queue and load `queueDepthThreshold` 5 above ' +
+      'the lightest candidate’s cancel the cache credit) plus the load-guard filter collapsed on the long-system-prompt ' +
+      'workload: 14.7 req/s comparing raw counts, 19.2 req/s comparing them per unit of GPU capacity, against 42.4 ' +
+      'without a queue rule (tuning runs, not this one). The rule is relative to the idlest candidate, and the slow pods, ' +
+      'which lose every long prompt to the fast ones, sit idle: next to them every busy cache holder looks overloaded, ' +
+      'loses its credit and spreads its groups. So the default keeps only the KV rule (no credit at 90% KV use, where ' +
+      'more requests mean preemptions) and lets the cost weigh queues; a KV-only load-guard filter on top made no ' +
+      'measurable difference.',
     '- **Short prompts.** Nothing to exploit: every load-aware policy ties; the gain over random comes from not ' +
       'queueing on the slow pods.',
     '- **Noise.** Each cell runs once. On a quiet machine, repeated runs of the non-saturated cells differ by about ' +
@@ -170,6 +171,7 @@ export async function benchmarksMarkdown(
     'npm run bench:scheduling                     # everything, writes this page and the chart',
     'npm run bench:scheduling -- --quick          # ~3 min: the two workloads with numeric targets, fewer requests',
     'npm run bench:scheduling -- --workloads long-system-prompt,lora-mix --policies random,ours',
+    'npm run bench:scheduling -- --report-only    # rewrite this page from the last run’s raw results, no cells',
     'npm run bench:scheduling -- --help',
     '```',
     '',
@@ -192,4 +194,32 @@ export async function benchmarksMarkdown(
     '',
   );
   return out.join('\n');
+}
+
+/** The Method bullet on the ideal bound row: what it assumes, and why no policy beats or reaches it. */
+function idealBoundNote(info: RunInfo, bounds: BoundResult[]): string {
+  const f = info.fleet;
+  const sim = fleetSimOptions(f);
+  const arrivalLimited = bounds.length > 0 && bounds.every((b) => b.limitedBy === 'latency');
+  return (
+    '- **Ideal bound** (last row of each table): computed, not run, from the same request sequence and arrival times ' +
+    'with the simulator’s own tokenizer, chat template, block hashing and cost model ' +
+    '([`bench/scheduling/ideal.ts`](../bench/scheduling/ideal.ts)). It assumes an infinite cache shared by the whole ' +
+    `fleet (each prompt reuses the longest prefix, in whole ${sim.blockSize}-token blocks, that it shares with any ` +
+    'earlier request), adapters already loaded, and no queueing at all: each request runs alone in its batch on a ' +
+    'full-speed GPU the moment it is sent (its uncached tokens in prefill chunks of ' +
+    `${sim.maxNumBatchedTokens.toLocaleString('en-US')}, then one decode step per further output token). TTFT and e2e ` +
+    'are percentiles of these per-request minima; throughput counts to the earliest possible last completion (the ' +
+    'latest arrival + minimal e2e, and no sooner than the fleet, worth ' +
+    `${f.instances - f.slow + f.slow * f.slowSpeed} full-speed GPUs, can compute the tokens that arrive after any ` +
+    'moment); prefix hits are ideal cached tokens / prompt tokens, as the engines count them. No policy can beat it ' +
+    'on this simulator (up to host timing jitter divided by the time scale; and the engines count a preempted ' +
+    'request’s cache lookup twice, which can lift their hit rate); none can reach it either, since it ignores ' +
+    'queueing and shared batches, so the gap between ours and the bound is the headroom left, an upper limit on what ' +
+    'a better policy could gain.' +
+    (arrivalLimited
+      ? ' At these rates the bound’s end of run is set by the last arrivals, not by compute: throughput near it means ' +
+        'the run kept pace with the offered load.'
+      : '')
+  );
 }

@@ -13,8 +13,8 @@ export interface SchedulerConfig {
 /**
  * Used when no scheduler section is configured: prefix affinity, load and GPU speed weighed in one cost
  * (prefix-load), adapters kept where they are loaded (lora-affinity). It wins or ties on every workload of
- * `npm run bench:scheduling` (docs/benchmarks.md); prefix-load's overload cut-off is disabled because comparing raw
- * queues across GPUs of different speeds made fast pods look overloaded and spread every prompt group.
+ * `npm run bench:scheduling` (docs/benchmarks.md). prefix-load's own overload rule stays at its default (no credit
+ * at 90% KV use, no queue rule); bench/configs/ours.yaml spells out the same configuration.
  */
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
   filters: ['lora-affinity'],
@@ -30,8 +30,6 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
         maxCredit: 32,
         maxExcessLoad: 8,
         maxHashCacheSize: 100_000,
-        queueDepthThreshold: 1000,
-        kvCacheThreshold: 1,
       },
     ],
   ]),

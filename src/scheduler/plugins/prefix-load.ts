@@ -1,3 +1,4 @@
+import type { SaturationThresholds } from '../fairness/saturation.js';
 import { effectiveLoad } from '../load.js';
 import { CharPrefixMatcher } from '../prefix/char-matcher.js';
 import type { Plugin, PluginArgs } from '../types.js';
@@ -10,6 +11,13 @@ import { charMatcherOptions, matcherPlugin } from './prefix-cache.js';
 const NAME = 'prefix-load';
 
 /**
+ * When a holder earns no credit. The cost already weighs queues, so by default only a KV cache about to preempt
+ * cancels the credit. A queue rule (queueDepthThreshold) is opt-in: long prompts make every engine queue while it
+ * prefills, and a rule relative to the idlest pod then strips busy holders of their credit and thrashes caches.
+ */
+const OVERLOAD: SaturationThresholds = { queueDepth: Infinity, kvCacheUsage: 0.9 };
+
+/**
  * Prefix affinity, load and GPU speed in one cost, for a default that needs no weight tuning. A request's time to
  * first token on an endpoint is roughly (the work queued there + the prefill it still needs) / the GPU's speed; in
  * units of one request of load:
@@ -20,9 +28,10 @@ const NAME = 'prefix-load';
  * load is running + waiting + unscraped picks. charsPerLoadUnit (default 1024, about 250 tokens) is the prefill
  * worth one request of load: a running request costs an engine little (it shares every decode step), while a prefill
  * stalls every request on the engine, so a cached 4k-token prompt is worth ~16 requests. maxCredit (default 32)
- * bounds the extra load a cached prefix may attract; an overloaded holder (load-guard's rule: its queue and its load
- * both queueDepthThreshold above the lightest candidate's, or KV use ≥ kvCacheThreshold) earns no credit, so a hot
- * prefix spreads: the next request goes elsewhere and that endpoint becomes a second holder. Short prompts earn
+ * bounds the extra load a cached prefix may attract; an overloaded holder (load-guard's rule: KV use ≥
+ * kvCacheThreshold, default 0.9, or, only when queueDepthThreshold is set, its queue and its load per unit of
+ * capacity both that far above the lightest candidate's) earns no credit, so a hot prefix spreads: the next request
+ * goes elsewhere and that endpoint becomes a second holder. Short prompts earn
  * almost no credit: the plugin then balances load like least-request. relativeCapacity is 1 on a homogeneous fleet
  * (gpuAware: false forces that), else as in gpu-aware (pod label or GPU-type table; learned only with learn: true).
  * Score: absolute, so that it composes with other scorers by weight: 100 for the cheapest endpoint, minus
@@ -36,7 +45,7 @@ export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> 
   const charsPerUnit = numArg(args, NAME, 'charsPerLoadUnit', 1024, 1);
   const maxCredit = numArg(args, NAME, 'maxCredit', 32, 0);
   const maxExcess = numArg(args, NAME, 'maxExcessLoad', 8, 1e-9);
-  const t = saturationArgs(args, NAME);
+  const t = saturationArgs(args, NAME, OVERLOAD);
   const capacity = boolArg(args, NAME, 'gpuAware', true) ? new CapacityEstimator(capacityOptions(args, NAME)) : undefined;
   const matcher = kind === 'tokens' ? tokenMatcherFromArgs(args, NAME) : new CharPrefixMatcher(charMatcherOptions(args, NAME));
   const base = matcherPlugin(NAME, matcher);
@@ -46,7 +55,7 @@ export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> 
       const fractions = matcher.fractions(req, eps);
       const prompt = req.promptText.length / charsPerUnit;
       const caps = capacity?.relative(eps);
-      const over = overloaded(eps, t);
+      const over = overloaded(eps, t, caps);
       const costs = eps.map((e, i) => {
         const credit = over[i] ? 0 : Math.min(maxCredit, fractions[i]! * prompt);
         return (effectiveLoad(e) + 1 + prompt - credit) / (caps?.[i] ?? 1);

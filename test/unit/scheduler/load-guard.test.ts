@@ -80,6 +80,21 @@ describe('load-guard', () => {
     expect(overloaded([...queued, running], DEFAULT_SATURATION)).to.deep.equal([true, true, true, false]);
   });
 
+  it('measures queues and loads per unit of GPU capacity', () => {
+    const fast = endpoint('10.0.0.1:1', { running: 4, waiting: 8 }, { labels: { 'kthena.io/gpu-capacity': '2' } });
+    const slow = endpoint('10.0.0.2:1', { running: 2, waiting: 2 }, { labels: { 'kthena.io/gpu-capacity': '1' } });
+    // Raw: queue 8 vs 2 and load 12 vs 4, both 5 or more apart. Per capacity: 4 vs 2 and 6 vs 4.
+    expect(overloaded([fast, slow], DEFAULT_SATURATION)).to.deep.equal([true, false]);
+    expect(overloaded([fast, slow], DEFAULT_SATURATION, [2, 1])).to.deep.equal([false, false]);
+    expect(make('load-guard').filter!(req(), [fast, slow])).to.deep.equal([fast, slow]);
+    expect(make('load-guard', { gpuAware: false }).filter!(req(), [fast, slow])).to.deep.equal([slow]);
+    // Relative capacities 4/3 and 2/3: loads 9 and 6, 3 apart at 100 / 8 each.
+    expect(make('load-guard').score!(req(), [fast, slow])).to.deep.equal([62.5, 100]);
+    slow.state.metrics!.waiting = 0;
+    fast.state.metrics!.waiting = 20; // queue 15 vs 0 per capacity: overloaded even so
+    expect(make('load-guard').filter!(req(), [fast, slow])).to.deep.equal([slow]);
+  });
+
   it('scores load above the least-loaded endpoint in absolute steps, overloaded endpoints 0', () => {
     const p = make('load-guard', { maxExcessLoad: 4 });
     const eps = [endpoint('10.0.0.1:1', { running: 2 }), endpoint('10.0.0.2:1', { running: 3 }), endpoint('10.0.0.3:1', { running: 9 })];
@@ -118,13 +133,19 @@ describe('prefix-load', () => {
     expect(p.score!(req('x'.repeat(8192)), [a, b])).to.deep.equal([100, 100]);
   });
 
-  it('gives overloaded endpoints no credit', () => {
-    const p = make('prefix-load');
+  it('gives endpoints about to run out of KV cache no credit; queue overload only when configured', () => {
     const a = endpoint('10.0.0.1:1', { running: 1, waiting: 9 });
     const b = endpoint('10.0.0.2:1', { running: 3 });
+    const p = make('prefix-load');
     p.onPicked!(req(SYSTEM), a);
-    // SYSTEM is ~17 load units of prefill. Without the rule a would win: 10 − 17 < 3. With it: 10 vs 3.
+    // SYSTEM is ~17 load units of prefill: a costs 10 + 1 + 17 − 17 = 11, b 3 + 1 + 17 = 21.
+    expect(p.score!(req(SYSTEM), [a, b])).to.deep.equal([100, 0]);
+    a.state.metrics!.kvCacheUsage = 0.9; // no credit: 28 vs 21
     expect(p.score!(req(SYSTEM), [a, b])).to.deep.equal([12.5, 100]);
+    a.state.metrics!.kvCacheUsage = 0.5;
+    const q = make('prefix-load', { queueDepthThreshold: 5 });
+    q.onPicked!(req(SYSTEM), a);
+    expect(q.score!(req(SYSTEM), [a, b])).to.deep.equal([12.5, 100]);
   });
 
   it('balances like least-request on short prompts', () => {

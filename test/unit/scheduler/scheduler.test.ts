@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { ConfigError, DEFAULT_SCHEDULER, parseSchedulerConfig } from '../../../src/scheduler/config.js';
 import { NoEndpointError, Scheduler } from '../../../src/scheduler/scheduler.js';
 import type { SchedulingRequest } from '../../../src/scheduler/types.js';
@@ -22,6 +24,11 @@ describe('scheduler framework', () => {
     ]);
     expect(c.args.get('least-request')).to.deep.equal({ maxWaitingRequests: 3 });
     expect(c.topN).to.equal(5);
+  });
+
+  it('has the benchmark\'s "ours" policy as its built-in default', () => {
+    const ours = parse(readFileSync(new URL('../../../bench/configs/ours.yaml', import.meta.url), 'utf8'));
+    expect(parseSchedulerConfig(ours.scheduler)).to.deep.equal(DEFAULT_SCHEDULER);
   });
 
   it('rejects bad configuration with clear errors', () => {
