@@ -40,13 +40,18 @@ export class CapacityEstimator {
 
   /** Per endpoint (same order), its capacity divided by the candidates' median: 1 on a homogeneous fleet. */
   relative(eps: readonly Endpoint[]): number[] {
-    let caps = eps.map((e) => this.configured(e));
+    let caps: Array<number | undefined> = eps.map((e) => this.configured(e));
+    let known = caps.some((c) => c !== undefined);
     if (this.o.learn) {
       const seen = eps.map((e) => this.observe(e));
-      if (caps.every((c) => c === undefined)) caps = seen;
+      if (!known) {
+        caps = seen;
+        known = seen.some((c) => c !== undefined);
+      }
     }
-    const mid = median(caps.filter((c): c is number => c !== undefined));
-    return caps.map((c) => (c === undefined || mid === undefined ? 1 : c / mid));
+    if (!known) return new Array<number>(eps.length).fill(1);
+    const mid = median(caps.filter((c): c is number => c !== undefined))!;
+    return caps.map((c) => (c === undefined ? 1 : c / mid));
   }
 
   forget(addresses: readonly string[]): void {

@@ -25,17 +25,18 @@ export function saturationArgs(args: PluginArgs, plugin: string, defaults: Satur
  * overloaded next to the slower ones and lose their work to them.
  */
 export function overloaded(eps: readonly Endpoint[], t: SaturationThresholds, caps?: readonly number[]): boolean[] {
-  const cap = (i: number) => caps?.[i] ?? 1;
-  const queues = eps.map((e, i) => queueNow(e) / cap(i));
-  const loads = eps.map((e, i) => effectiveLoad(e) / cap(i));
+  const out = new Array<boolean>(eps.length).fill(false);
+  const queueRule = Number.isFinite(t.queueDepth);
+  const queues = queueRule ? eps.map((e, i) => queueNow(e) / (caps?.[i] ?? 1)) : [];
+  const loads = queueRule ? eps.map((e, i) => effectiveLoad(e) / (caps?.[i] ?? 1)) : [];
   const shortest = Math.min(...queues);
   const lightest = Math.min(...loads);
-  return eps.map((e, i) => {
-    const m = e.state.metrics;
-    if (!m || e.state.stale) return false;
-    if (m.kvCacheUsage >= t.kvCacheUsage) return true;
-    return queues[i]! - shortest >= t.queueDepth && loads[i]! - lightest >= t.queueDepth;
-  });
+  for (let i = 0; i < eps.length; i++) {
+    const m = eps[i]!.state.metrics;
+    if (!m || eps[i]!.state.stale) continue;
+    out[i] = m.kvCacheUsage >= t.kvCacheUsage || (queueRule && queues[i]! - shortest >= t.queueDepth && loads[i]! - lightest >= t.queueDepth);
+  }
+  return out;
 }
 
 /**

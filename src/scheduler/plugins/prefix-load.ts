@@ -56,12 +56,16 @@ export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> 
       const prompt = req.promptText.length / charsPerUnit;
       const caps = capacity?.relative(eps);
       const over = overloaded(eps, t, caps);
-      const costs = eps.map((e, i) => {
+      const costs = new Array<number>(eps.length);
+      let min = Infinity;
+      for (let i = 0; i < eps.length; i++) {
         const credit = over[i] ? 0 : Math.min(maxCredit, fractions[i]! * prompt);
-        return (effectiveLoad(e) + 1 + prompt - credit) / (caps?.[i] ?? 1);
-      });
-      const min = Math.min(...costs);
-      return costs.map((c) => Math.max(0, 100 * (1 - (c - min) / maxExcess)));
+        const c = (effectiveLoad(eps[i]!) + 1 + prompt - credit) / (caps?.[i] ?? 1);
+        costs[i] = c;
+        if (c < min) min = c;
+      }
+      for (let i = 0; i < costs.length; i++) costs[i] = Math.max(0, 100 * (1 - (costs[i]! - min) / maxExcess));
+      return costs;
     },
     onEndpointsRemoved(addresses) {
       base.onEndpointsRemoved!(addresses);

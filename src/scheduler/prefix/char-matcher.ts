@@ -30,12 +30,23 @@ export class CharPrefixMatcher implements PrefixMatcher {
 
   fractions(req: SchedulingRequest, eps: Endpoint[]): number[] {
     const { hashes } = this.claim(req);
-    if (hashes.length === 0) return eps.map(() => 0);
-    let matched = this.index.match(hashes, new Set(eps.map((e) => e.address)));
-    if (matched.size > this.o.topKMatches) {
-      matched = new Map([...matched].sort((a, b) => b[1] - a[1]).slice(0, this.o.topKMatches));
+    const out = new Array<number>(eps.length).fill(0);
+    if (hashes.length === 0) return out;
+    // Every owner, not only candidates: the index keeps a few owners per block, while candidates may be a thousand.
+    const matched = this.index.match(hashes);
+    if (matched.size === 0) return out;
+    const hits: number[] = [];
+    for (let i = 0; i < eps.length; i++) {
+      const n = matched.get(eps[i]!.address);
+      if (n === undefined) continue;
+      out[i] = n / hashes.length;
+      hits.push(i);
     }
-    return eps.map((e) => (matched.get(e.address) ?? 0) / hashes.length);
+    if (hits.length > this.o.topKMatches) {
+      hits.sort((a, b) => out[b]! - out[a]!);
+      for (const i of hits.slice(this.o.topKMatches)) out[i] = 0;
+    }
+    return out;
   }
 
   picked(req: SchedulingRequest, ep: Endpoint): void {

@@ -24,14 +24,13 @@ export class PrefixIndex {
   }
 
   /**
-   * For every candidate that holds the first block, the number of leading blocks it holds (at least 1).
-   * Candidates holding nothing are absent.
+   * For every endpoint that holds the first block, the number of leading blocks it holds (at least 1). Callers pick
+   * their candidates out of the result: it has at most maxOwnersPerBlock entries.
    */
-  match(hashes: readonly number[], candidates: ReadonlySet<string>): Map<string, number> {
+  match(hashes: readonly number[]): Map<string, number> {
     const matched = new Map<string, number>();
     if (hashes.length === 0) return matched;
-    let active: string[] = [];
-    for (const a of this.owners.peek(hashes[0]!) ?? []) if (candidates.has(a)) active.push(a);
+    let active = [...(this.owners.peek(hashes[0]!) ?? [])];
     for (let i = 1; i < hashes.length && active.length > 0; i++) {
       const owners = this.owners.peek(hashes[i]!);
       const next: string[] = [];

@@ -26,9 +26,11 @@ describe('scheduler framework', () => {
     expect(c.topN).to.equal(5);
   });
 
-  it('has the benchmark\'s "ours" policy as its built-in default', () => {
-    const ours = parse(readFileSync(new URL('../../../bench/configs/ours.yaml', import.meta.url), 'utf8'));
-    expect(parseSchedulerConfig(ours.scheduler)).to.deep.equal(DEFAULT_SCHEDULER);
+  it('has the benchmark\'s "ours" policy as its built-in default, as the demo\'s config spells it out', () => {
+    for (const file of ['bench/configs/ours.yaml', 'examples/demo/router-config.yaml']) {
+      const config = parse(readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8'));
+      expect(parseSchedulerConfig(config.scheduler), file).to.deep.equal(DEFAULT_SCHEDULER);
+    }
   });
 
   it('rejects bad configuration with clear errors', () => {
