@@ -35,6 +35,11 @@ export interface ExchangeInit {
   /** Applied to the response before the model rewrite; usage is read from the upstream bytes, before it. */
   transform?: ResponseTransform;
   health?: HealthReport;
+  /**
+   * Prefill/decode disaggregation: the picked prefill endpoint and the prefill phase's own scheduling request (a
+   * distinct object, so that lifecycle plugins track the prefill and the decode phase apart).
+   */
+  prefill?: { request: SchedulingRequest; endpoint: Endpoint };
 }
 
 /**
@@ -51,9 +56,15 @@ export class RequestExchange implements Exchange {
   private finished = false;
   private readonly rewriteFrom?: string;
   private readonly rewriteTo?: string;
+  /** The prefill endpoint the scheduler's lifecycle hooks know for this request. */
+  private prefillEndpoint: Endpoint | undefined;
+  /** The endpoint of the prefill request in flight, whose in-flight count this exchange holds. */
+  private prefillInFlight: Endpoint | undefined;
+  private prefillCompleted = false;
 
   constructor(private readonly init: ExchangeInit) {
     this.requestId = init.requestId;
+    this.prefillEndpoint = init.prefill?.endpoint;
     this.endpoint = init.primary;
     this.address = init.primary?.address ?? '';
     if (init.primary) acquire(init.primary);
@@ -98,11 +109,45 @@ export class RequestExchange implements Exchange {
     if (!this.finished) this.init.health?.(address, true);
   }
 
+  prefillStarted(address: string): void {
+    const prefill = this.init.prefill;
+    if (!prefill || this.finished) return;
+    if (this.prefillInFlight) release(this.prefillInFlight);
+    const ep = this.init.datastore.endpoint(address);
+    this.prefillInFlight = ep;
+    if (!ep) return;
+    acquire(ep);
+    if (ep.address !== this.prefillEndpoint?.address) {
+      this.prefillEndpoint = ep;
+      this.init.scheduler.served(prefill.request, ep);
+    }
+  }
+
+  prefillEnded(address: string, status: number, outcome: Outcome): void {
+    const prefill = this.init.prefill;
+    if (!prefill) return;
+    if (this.prefillInFlight?.address === address) {
+      release(this.prefillInFlight);
+      this.prefillInFlight = undefined;
+    }
+    if (outcome !== 'cancelled') {
+      this.init.health?.(address, status === 0 ? outcome === 'error' : status >= 500 || status === 429);
+    }
+    // A failed prefill may be followed by another on the next pair; the phase completes once, when one succeeds or
+    // when the request ends.
+    if (outcome === 'success' && status < 400 && !this.prefillCompleted && !this.finished) {
+      this.prefillCompleted = true;
+      this.init.scheduler.completed(prefill.request, this.prefillEndpoint, 'success');
+    }
+  }
+
   finish(outcome: Outcome): void {
     if (this.finished) return;
     this.finished = true;
     const effective: Outcome = outcome === 'success' && this.status >= 400 ? 'error' : outcome;
     if (this.endpoint) release(this.endpoint);
+    if (this.prefillInFlight) release(this.prefillInFlight);
+    this.prefillInFlight = undefined;
     this.init.admission?.done();
     const out = this.usage.outputTokens();
     const { model, route } = this.init.labels;
@@ -117,6 +162,10 @@ export class RequestExchange implements Exchange {
       this.init.health?.(this.address, failed);
     }
     if (this.init.primary) this.init.scheduler.completed(this.init.schedulingRequest, this.endpoint, effective);
+    if (this.init.prefill && !this.prefillCompleted) {
+      this.prefillCompleted = true;
+      this.init.scheduler.completed(this.init.prefill.request, this.prefillEndpoint, effective);
+    }
   }
 }
 

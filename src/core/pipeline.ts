@@ -11,14 +11,15 @@ import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
 import { modelList } from './models.js';
-import { pickPrefillDecode } from '../scheduler/pd/pick.js';
-import { PREFILLER_HEADER } from '../scheduler/pd/convention.js';
+import { pickPrefillDecode, rankPrefillDecode, type PrefillDecodePair } from '../scheduler/pd/pick.js';
+import { pdProtocol, PREFILLER_HEADER } from '../scheduler/pd/convention.js';
+import type { PDGroup } from '../resources/types.js';
 import { PROVIDER_HEADER } from '../providers/index.js';
 import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
-import type { Decision, InboundRequest, Pipeline, RejectDecision, RouteDecision } from './types.js';
+import type { Decision, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
 
 export interface PipelineOptions {
   datastore: Datastore;
@@ -159,16 +160,12 @@ export class RoutingPipeline implements Pipeline {
       });
     }
     let ranked: Endpoint[];
-    const routeHeaders: Record<string, string> = {};
+    let pd: PrefillDecodeChoice | undefined;
     try {
       const pdGroup = target.server?.spec.workloadSelector.pdGroup;
       if (pdGroup) {
-        // Prefill/decode disaggregation: the decode pod serves; its sidecar pulls the KV cache from the prefill pod.
-        const pair = pickPrefillDecode(candidates, pdGroup, (eps) => this.opts.scheduler.schedule(sreq, eps).ranked);
-        if (!pair) throw new NoEndpointError('no decode endpoint with a prefill endpoint in its group');
-        ranked = [pair.decode];
-        routeHeaders[PREFILLER_HEADER] = pair.prefill.address;
-        this.opts.scheduler.picked(sreq, pair.prefill);
+        pd = this.prefillDecode(req, sreq, candidates, pdGroup);
+        ranked = pd.decodes;
       } else {
         ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
       }
@@ -182,6 +179,13 @@ export class RoutingPipeline implements Pipeline {
     primary.picksSinceScrape++;
     this.opts.scheduler.picked(sreq, primary);
     picksTotal.inc({ model_server: target.group, endpoint: primary.address });
+    const prefill = pd && { request: { ...sreq }, endpoint: pd.pairs[0]!.prefill };
+    if (prefill) {
+      // The prefill phase is a request of its own to the lifecycle plugins (prefix claims, LoRA counts).
+      prefill.endpoint.picksSinceScrape++;
+      this.opts.scheduler.picked(prefill.request, prefill.endpoint);
+      picksTotal.inc({ model_server: target.group, endpoint: prefill.endpoint.address });
+    }
 
     const rewritten = upstreamModel !== parsed.model;
     const exchange = new RequestExchange({
@@ -196,15 +200,19 @@ export class RoutingPipeline implements Pipeline {
       testMode: this.opts.testMode,
       admission,
       health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
+      prefill,
     });
     const policy = target.server?.spec.trafficPolicy;
+    const body = rewritten ? { ...parsed.json, model: upstreamModel } : parsed.json;
+    // ext_proc: llm-d's sidecar on the decode pod runs the prefill, told where by a header (never the client's).
+    const prefillerHeader: Record<string, string> = pd && req.frontend !== 'proxy' ? { [PREFILLER_HEADER]: pd.pairs[0]!.prefill.address } : {};
     const decision: RouteDecision = {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
-      setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...routeHeaders },
+      setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
       // A client must not steer the prefill pick or the gateway's provider route either.
-      removeHeaders: routeHeaders[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
-      body: rewritten ? Buffer.from(JSON.stringify({ ...parsed.json, model: upstreamModel })) : undefined,
+      removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
+      body: rewritten ? Buffer.from(JSON.stringify(body)) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
         timeoutMs: policy?.timeoutMs ?? 0,
@@ -213,6 +221,7 @@ export class RoutingPipeline implements Pipeline {
       },
       exchange,
       ...(fallback && { fallback }),
+      ...(pd && req.frontend === 'proxy' && { prefillDecode: prefillDecodePlan(target, pd.pairs, body) }),
     };
     logger.debug({ requestId, model: parsed.model, endpoint: primary.address, group: target.group }, 'picked');
     return decision;
@@ -225,6 +234,31 @@ export class RoutingPipeline implements Pipeline {
     if (!hasOtherTarget(target.match, target.match.route.metadata.namespace, next)) return undefined;
     const retry: InboundRequest = { ...req, headers: new Map(req.headers).set('x-request-id', requestId) };
     return () => this.run(retry, next);
+  }
+
+  /**
+   * Prefill/decode disaggregation: the best decode endpoint with a prefill partner of its group. The proxy runs both
+   * phases itself and fails over between pairs, so it gets every ranked pair; ext_proc gets the best one.
+   */
+  private prefillDecode(req: InboundRequest, sreq: SchedulingRequest, candidates: Endpoint[], pdGroup: PDGroup): PrefillDecodeChoice {
+    // A group whose endpoints the filters all reject is skipped, not fatal: another group may have a pair.
+    const score = (eps: Endpoint[]): Endpoint[] => {
+      try {
+        return this.opts.scheduler.schedule(sreq, eps).ranked;
+      } catch (err) {
+        if (err instanceof NoEndpointError) return [];
+        throw err;
+      }
+    };
+    let pairs: PrefillDecodePair[];
+    if (req.frontend === 'proxy') {
+      pairs = rankPrefillDecode(candidates, pdGroup, score);
+    } else {
+      const pair = pickPrefillDecode(candidates, pdGroup, score);
+      pairs = pair ? [pair] : [];
+    }
+    if (pairs.length === 0) throw new NoEndpointError('no decode endpoint with a prefill endpoint in its group');
+    return { pairs, decodes: [...new Set(pairs.map((p) => p.decode))] };
   }
 
   /** ModelServer.spec.model replaces the client's model name, except for LoRA adapters, which engines know by name. */
@@ -281,6 +315,21 @@ export class RoutingPipeline implements Pipeline {
       exchange,
     };
   }
+}
+
+interface PrefillDecodeChoice {
+  pairs: PrefillDecodePair[];
+  /** The pairs' decode endpoints in order, without repeats. */
+  decodes: Endpoint[];
+}
+
+function prefillDecodePlan(target: Target, pairs: PrefillDecodePair[], body: Record<string, unknown>): PrefillDecodePlan {
+  const spec = target.server!.spec;
+  return {
+    protocol: pdProtocol(spec.inferenceEngine, spec.kvConnector?.type),
+    pairs: pairs.map((p) => ({ prefill: p.prefill.address, prefillIp: p.prefill.ip, decode: p.decode.address })),
+    body,
+  };
 }
 
 function isModelList(req: InboundRequest): boolean {

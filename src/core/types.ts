@@ -53,6 +53,30 @@ export interface RouteDecision {
    * `exchange.finish`: it runs the pipeline again without the targets tried so far. Absent when no target is left.
    */
   fallback?: () => Promise<Decision>;
+  /**
+   * Prefill/decode disaggregation run by the front door itself (the standalone proxy, Kthena's convention): it sends
+   * the prefill request and the decode request per `protocol` and streams the decode response. Set only for the proxy;
+   * ext_proc instead names the prefill endpoint in `x-prefiller-host-port` for llm-d's sidecar on the decode pod.
+   */
+  prefillDecode?: PrefillDecodePlan;
+}
+
+/** How a front door runs prefill/decode disaggregation for one request. */
+export interface PrefillDecodePlan {
+  /** `http` (LMCache or no connector), `nixl` (vLLM NixlConnector or Mooncake) or `sglang` (bootstrap rooms). */
+  protocol: 'http' | 'nixl' | 'sglang';
+  /** Pairs to try, best first; `endpoints` lists their decode endpoints in the same order, without repeats. */
+  pairs: PrefillDecodeTarget[];
+  /** The request body as sent upstream (after any model rewrite), parsed: both phases are built from it. */
+  body: Record<string, unknown>;
+}
+
+export interface PrefillDecodeTarget {
+  /** The prefill endpoint `ip:port`, and its IP alone (SGLang's bootstrap_host). */
+  prefill: string;
+  prefillIp: string;
+  /** The decode endpoint `ip:port`: its response is the client's. */
+  decode: string;
 }
 
 export interface RejectDecision {
@@ -76,6 +100,13 @@ export interface Exchange {
   responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
   /** An attempt on `address` failed before any response (connect error, reset, timeout, a retried 5xx or 429). */
   attemptFailed?(address: string): void;
+  /** Prefill/decode run by the front door: a prefill request is on its way to `address` (in flight there). */
+  prefillStarted?(address: string): void;
+  /**
+   * That prefill request ended with HTTP `status` (0: no response) and `outcome`: releases its in-flight count and
+   * reports the endpoint's health like a served response.
+   */
+  prefillEnded?(address: string, status: number, outcome: Outcome): void;
   /** A chunk of the response body as it flows (SSE or JSON); returns the bytes to forward (possibly rewritten). */
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer;
   /** Release everything held for the request. Idempotent. */

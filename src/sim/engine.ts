@@ -18,6 +18,11 @@ import { SimRequest, type RequestInput } from './sequence.js';
 export interface EngineObserver {
   /** A request was matched against the prefix cache on admission (tokens looked up / found). */
   prefixLookup(queriedTokens: number, hitTokens: number): void;
+  /**
+   * On first admission, what a KV connector provided beyond the local prefix cache (tokens looked up / found): the
+   * prompt KV a P/D prefill engine sent (vLLM counts these as external prefix cache hits).
+   */
+  externalLookup?(queriedTokens: number, hitTokens: number): void;
   preempted(): void;
   firstToken(req: SimRequest, ttftSec: number): void;
   /** Wall time between two consecutive tokens of one request. */
@@ -41,6 +46,12 @@ export interface EngineSnapshot {
   maxLoras: number;
   preemptions: number;
   steps: number;
+  /** Prompt tokens this engine computed (not found in its prefix cache, not sent by a P/D prefill engine). */
+  computedPromptTokens: number;
+  /** Prompt tokens whose KV a P/D prefill engine sent instead. */
+  remotePromptTokens: number;
+  /** KV blocks of finished requests kept for a P/D decode engine to read. */
+  heldBlocks: number;
 }
 
 interface ScheduledEntry {
@@ -73,6 +84,9 @@ export class Engine {
   private steps = 0;
   private lastEndSim = 0;
   private completingAt: number | undefined;
+  private computedPromptTokens = 0;
+  private remotePromptTokens = 0;
+  private heldBlocks = 0;
 
   constructor(
     readonly options: SimOptions,
@@ -127,6 +141,14 @@ export class Engine {
     req.status = 'aborted';
   }
 
+  /** Frees the KV blocks a finished `holdKv` request kept. Idempotent. */
+  releaseHeld(req: SimRequest): void {
+    if (req.status !== 'finished' || req.blocks.length === 0) return;
+    this.heldBlocks -= req.blocks.length;
+    this.kv.release(req.blocks);
+    req.blocks = [];
+  }
+
   snapshot(): EngineSnapshot {
     const loras = (list: readonly SimRequest[]): string[] => [
       ...new Set(list.flatMap((r) => (r.lora === null ? [] : [r.lora]))),
@@ -145,6 +167,9 @@ export class Engine {
       maxLoras: this.lora.maxLoras,
       preemptions: this.preemptions,
       steps: this.steps,
+      computedPromptTokens: this.computedPromptTokens,
+      remotePromptTokens: this.remotePromptTokens,
+      heldBlocks: this.heldBlocks,
     };
   }
 
@@ -252,19 +277,24 @@ export class Engine {
         // At least one token must be computed to produce the next one.
         const hits = this.kv.matchPrefix(req.blockHashes, Math.floor((req.tokens.length - 1) / blockSize));
         const hitTokens = hits.length * blockSize;
-        const numNew = Math.min(req.tokens.length - hitTokens, budget);
-        const fresh = Math.ceil((hitTokens + numNew) / blockSize) - hits.length;
+        // KV sent by a P/D prefill engine counts on first admission only: a preempted request lost it and recomputes.
+        const remote = req.admitted ? 0 : Math.max(0, Math.min(req.remotePrefixTokens, req.tokens.length - 1) - hitTokens);
+        const known = hitTokens + remote;
+        const numNew = Math.min(req.tokens.length - known, budget);
+        const fresh = Math.ceil((known + numNew) / blockSize) - hits.length;
         if (fresh + this.kv.countUnreferenced(hits) > this.kv.numFree) break;
         this.kv.touch(hits);
         req.blocks = [...hits, ...this.kv.allocate(fresh)!];
-        req.numComputed = hitTokens;
+        req.numComputed = known;
         req.numRegistered = hits.length;
         this.waiting.splice(i, 1);
         this.observer?.prefixLookup(req.tokens.length, hitTokens);
         if (!req.admitted) {
           req.admitted = true;
-          req.cachedPromptTokens = Math.min(hitTokens, req.promptLen);
+          req.cachedPromptTokens = Math.min(known, req.promptLen);
           req.firstScheduledSim = startSim;
+          this.remotePromptTokens += remote;
+          this.observer?.externalLookup?.(req.tokens.length, remote);
         }
         if (req.lora !== null && this.lora.activate(req.lora)) loraLoads++;
         req.status = 'running';
@@ -312,11 +342,13 @@ export class Engine {
     this.observer?.preempted();
   }
 
-  private removeRunning(req: SimRequest): void {
+  private removeRunning(req: SimRequest, keepBlocks = false): void {
     const i = this.running.indexOf(req);
     if (i >= 0) this.running.splice(i, 1);
-    this.kv.release(req.blocks);
-    req.blocks = [];
+    if (!keepBlocks) {
+      this.kv.release(req.blocks);
+      req.blocks = [];
+    }
     if (req.lora !== null) this.lora.deactivate(req.lora);
   }
 
@@ -337,6 +369,7 @@ export class Engine {
     for (const { req, numNew } of step.entries) {
       // Aborted or preempted while the step ran: its work is void.
       if (req.status !== 'running') continue;
+      this.computedPromptTokens += Math.max(0, Math.min(req.promptLen, req.numComputed + numNew) - req.numComputed);
       req.numComputed += numNew;
       this.registerComputedBlocks(req);
       if (req.numComputed < req.tokens.length) continue;
@@ -355,7 +388,8 @@ export class Engine {
       const last = req.numOutput >= req.maxTokens;
       req.sink.onToken(token.text, last);
       if (last && req.status === 'running') {
-        this.removeRunning(req);
+        this.removeRunning(req, req.holdKv);
+        if (req.holdKv) this.heldBlocks += req.blocks.length;
         req.status = 'finished';
         req.finishSim = step.endSim;
         req.finishWall = wallNow;

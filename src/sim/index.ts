@@ -4,10 +4,13 @@ import { Faults } from './faults.js';
 import { createMetrics } from './metrics-factory.js';
 import { createSimServer } from './openai-server.js';
 import { resolveOptions, type SimOptions, type SimOptionsInput } from './options.js';
+import { SglangDecode, SglangPrefill } from './bootstrap.js';
+import { NixlConnector } from './nixl.js';
+import { NO_ROLE, type PdRole } from './pd-role.js';
 
 // Programmatic entry point: used by tests, the demo launcher and benchmarks.
 
-export type { SimOptions, SimOptionsInput, EngineFlavour } from './options.js';
+export type { SimOptions, SimOptionsInput, EngineFlavour, KvConnector, DisaggregationMode } from './options.js';
 export { DEFAULT_OPTIONS, resolveOptions, parseCliArgs } from './options.js';
 export type { Engine, EngineSnapshot } from './engine.js';
 export type { FaultMode, FaultScope } from './faults.js';
@@ -20,6 +23,8 @@ export interface SimulatorHandle {
   options: SimOptions;
   /** Live engine: snapshot(), kv, lora, clock. */
   engine: Engine;
+  /** A prefill-mode SGLang's bootstrap server port. */
+  bootstrapPort?: number;
   /** Stops accepting, drops open connections and requests, stops the engine loop. */
   close(): Promise<void>;
 }
@@ -32,15 +37,27 @@ export async function startSimulator(
   const metrics = createMetrics(options);
   const engine = new Engine(options, metrics);
   const faults = new Faults(options.failRate, options.seed);
-  const server = createSimServer({ engine, metrics, faults, options });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  let address: AddressInfo | undefined;
+  const self = () => ({ host: address!.address, port: address!.port });
+  const pd = pdRole(options, engine, self);
+  const server = createSimServer({ engine, metrics, faults, options, pd });
+  let bootstrapPort: number | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const address = server.address() as AddressInfo;
+    address = server.address() as AddressInfo;
+    if (pd instanceof SglangPrefill) bootstrapPort = await pd.listen(address.address);
+  } catch (err) {
+    server.close();
+    await pd.close();
+    engine.stop();
+    throw err;
+  }
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
@@ -49,13 +66,24 @@ export async function startSimulator(
     port: address.port,
     options,
     engine,
+    ...(bootstrapPort !== undefined && { bootstrapPort }),
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        engine.stop();
-      });
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+          engine.stop();
+        }),
+        pd.close(),
+      ]).then(() => undefined);
       return closing;
     },
   };
+}
+
+function pdRole(options: SimOptions, engine: Engine, self: () => { host: string; port: number }): PdRole {
+  if (options.kvConnector === 'nixl') return new NixlConnector(engine, options, self);
+  if (options.disaggregationMode === 'prefill') return new SglangPrefill(options);
+  if (options.disaggregationMode === 'decode') return new SglangDecode(options);
+  return NO_ROLE;
 }

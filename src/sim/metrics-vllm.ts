@@ -59,6 +59,13 @@ export class VllmMetrics extends EngineMetrics {
     t.sample('vllm:prefix_cache_queries_total', l, this.prefixQueried);
     t.family('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in cached tokens.');
     t.sample('vllm:prefix_cache_hits_total', l, this.prefixHits);
+    if (this.options.kvConnector !== 'none') {
+      // Served only with a KV connector, as in vLLM: here, the prompt KV a P/D prefill engine sent.
+      t.family('vllm:external_prefix_cache_queries_total', 'counter', 'External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.');
+      t.sample('vllm:external_prefix_cache_queries_total', l, this.externalQueried);
+      t.family('vllm:external_prefix_cache_hits_total', 'counter', 'External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.');
+      t.sample('vllm:external_prefix_cache_hits_total', l, this.externalHits);
+    }
     t.family('vllm:num_preemptions_total', 'counter', 'Cumulative number of preemptions.');
     t.sample('vllm:num_preemptions_total', l, this.numPreemptions);
     t.family('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.');

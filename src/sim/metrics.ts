@@ -22,6 +22,8 @@ export abstract class EngineMetrics implements EngineObserver {
   protected cachedPromptTokens = 0;
   protected prefixQueried = 0;
   protected prefixHits = 0;
+  protected externalQueried = 0;
+  protected externalHits = 0;
   protected numPreemptions = 0;
   protected requestsFinished = 0;
   protected readonly ttft: Histogram;
@@ -45,6 +47,11 @@ export abstract class EngineMetrics implements EngineObserver {
     this.prefixHits += hitTokens;
     this.recentLookups.push({ queried: queriedTokens, hits: hitTokens });
     if (this.recentLookups.length > RECENT_LOOKUPS) this.recentLookups.shift();
+  }
+
+  externalLookup(queriedTokens: number, hitTokens: number): void {
+    this.externalQueried += queriedTokens;
+    this.externalHits += hitTokens;
   }
 
   preempted(): void {

@@ -16,6 +16,10 @@ export interface InferenceRequest {
   maxTokens: number | undefined;
   stream: boolean;
   includeUsage: boolean;
+  /** vLLM's P/D handshake (NixlConnector); null when absent. */
+  kvTransferParams: Json | null;
+  /** SGLang's P/D fields: the prefill server's bootstrap address and the room both requests share. */
+  bootstrap: { host?: string; port?: number; room?: number };
 }
 
 export interface ModelCatalog {
@@ -85,6 +89,33 @@ function parseMaxTokens(body: Json): number | undefined {
   return undefined;
 }
 
+function parseKvTransferParams(body: Json): Json | null {
+  const v = body.kv_transfer_params;
+  if (v === undefined || v === null) return null;
+  if (!isObject(v)) throw badRequest('kv_transfer_params must be an object', 'kv_transfer_params');
+  return v;
+}
+
+function parseBootstrap(body: Json): InferenceRequest['bootstrap'] {
+  const out: InferenceRequest['bootstrap'] = {};
+  const { bootstrap_host: host, bootstrap_port: port, bootstrap_room: room } = body;
+  if (host !== undefined && host !== null) {
+    if (typeof host !== 'string' || host.length === 0) throw badRequest('bootstrap_host must be a host name or IP', 'bootstrap_host');
+    out.host = host;
+  }
+  if (port !== undefined && port !== null) {
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
+      throw badRequest('bootstrap_port must be a port number', 'bootstrap_port');
+    }
+    out.port = port as number;
+  }
+  if (room !== undefined && room !== null) {
+    if (!Number.isSafeInteger(room) || (room as number) < 0) throw badRequest('bootstrap_room must be a non-negative integer', 'bootstrap_room');
+    out.room = room as number;
+  }
+  return out;
+}
+
 export function parseInferenceRequest(kind: ApiKind, body: unknown, catalog: ModelCatalog): InferenceRequest {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
   const model = body.model ?? catalog.model;
@@ -101,7 +132,17 @@ export function parseInferenceRequest(kind: ApiKind, body: unknown, catalog: Mod
     includeUsage = optionalBoolean(so, 'include_usage');
   }
   const prompt = kind === 'chat' ? { messages: parseMessages(body.messages) } : parsePrompt(body.prompt);
-  return { kind, model, lora, prompt, maxTokens: parseMaxTokens(body), stream, includeUsage };
+  return {
+    kind,
+    model,
+    lora,
+    prompt,
+    maxTokens: parseMaxTokens(body),
+    stream,
+    includeUsage,
+    kvTransferParams: parseKvTransferParams(body),
+    bootstrap: parseBootstrap(body),
+  };
 }
 
 export interface TokenLimits {

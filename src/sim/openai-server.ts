@@ -17,6 +17,7 @@ import {
 import type { SimOptions } from './options.js';
 import { renderChat } from './prompt-template.js';
 import type { SimRequest } from './sequence.js';
+import { NO_ROLE, type PdPhase, type PdRole } from './pd-role.js';
 import { tokenize } from './tokenizer.js';
 
 // The simulator's HTTP front: OpenAI-compatible inference (JSON and SSE), /v1/models, /health, /metrics, and
@@ -31,6 +32,8 @@ export interface SimServerDeps {
   metrics: EngineMetrics;
   faults: Faults;
   options: SimOptions;
+  /** The simulator's part in prefill/decode disaggregation; none by default. */
+  pd?: PdRole;
 }
 
 const INFERENCE_PATHS: Record<string, ApiKind> = {
@@ -90,6 +93,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 export function createSimServer(deps: SimServerDeps): Server {
   const { engine, metrics, faults, options } = deps;
+  const pd = deps.pd ?? NO_ROLE;
   const catalog = { model: options.model, loras: new Set(options.loras) };
   let responses = 0;
 
@@ -104,6 +108,19 @@ export function createSimServer(deps: SimServerDeps): Server {
     const tokens = promptTokens(parsed);
     const maxTokens = resolveMaxTokens(parsed.maxTokens, tokens.length, options);
     if (res.destroyed) return; // the client left while we read or tokenized
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    let phase: PdPhase;
+    try {
+      phase = await pd.begin(parsed, tokens.length, gone.signal);
+    } catch (err) {
+      if (gone.signal.aborted) return;
+      throw err;
+    }
+    if (res.destroyed) {
+      phase.abandoned?.();
+      return;
+    }
     const ctx: ResponseContext = {
       kind,
       id: responseId(kind, ++responses, options.seed),
@@ -116,38 +133,50 @@ export function createSimServer(deps: SimServerDeps): Server {
     const write = (obj: object): void => {
       res.write(`data: ${JSON.stringify(obj)}\n\n`);
     };
+    const sink = {
+      onToken(piece: string, last: boolean) {
+        if (!parsed.stream) {
+          text += piece;
+          return;
+        }
+        if (!started && kind === 'chat') write(roleChunk(ctx));
+        started = true;
+        write(textChunk(ctx, piece, last ? 'length' : null));
+      },
+      onFinish(r: SimRequest) {
+        done = true;
+        const u = usage(r.promptLen, r.numOutput, r.cachedPromptTokens);
+        const extra = phase.finished?.(r);
+        if (!parsed.stream) {
+          sendJson(res, 200, { ...fullResponse(ctx, text, 'length', u), ...extra });
+          return;
+        }
+        if (parsed.includeUsage) write(usageChunk(ctx, u));
+        res.end('data: [DONE]\n\n');
+      },
+    };
     if (parsed.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       res.flushHeaders();
     }
-    const simReq: SimRequest = engine.submit({
-      promptTokens: tokens,
-      maxTokens,
-      lora: parsed.lora,
-      sink: {
-        onToken(piece, last) {
-          if (!parsed.stream) {
-            text += piece;
-            return;
-          }
-          if (!started && kind === 'chat') write(roleChunk(ctx));
-          started = true;
-          write(textChunk(ctx, piece, last ? 'length' : null));
-        },
-        onFinish(r) {
-          done = true;
-          const u = usage(r.promptLen, r.numOutput, r.cachedPromptTokens);
-          if (!parsed.stream) {
-            sendJson(res, 200, fullResponse(ctx, text, 'length', u));
-            return;
-          }
-          if (parsed.includeUsage) write(usageChunk(ctx, u));
-          res.end('data: [DONE]\n\n');
-        },
-      },
-    });
+    let simReq: SimRequest;
+    try {
+      simReq = engine.submit({
+        promptTokens: tokens,
+        maxTokens,
+        lora: parsed.lora,
+        sink,
+        remotePrefixTokens: phase.remotePrefixTokens,
+        holdKv: phase.holdKv,
+      });
+    } catch (err) {
+      phase.abandoned?.();
+      throw err;
+    }
     res.on('close', () => {
-      if (!done) engine.abort(simReq);
+      if (done) return;
+      engine.abort(simReq);
+      phase.abandoned?.();
     });
   }
 
@@ -185,9 +214,17 @@ export function createSimServer(deps: SimServerDeps): Server {
     sendJson(res, 200, faults.state());
   }
 
+  async function sideChannel(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') throw new ApiError(405, 'use POST');
+    const out = pd.sideChannel(path, await readJson(req));
+    if (!out) throw new ApiError(404, `no route ${path}`);
+    sendJson(res, out.status, out.body);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
     if (path.startsWith('/admin/')) return admin(path, req, res);
+    if (path.startsWith('/sim/')) return sideChannel(path, req, res);
     const route = routeClass(path);
     if (route === undefined) throw new ApiError(404, `no route ${path}`);
     const fault = faults.decide(route);

@@ -3,6 +3,12 @@ import { DEFAULT_COST, type CostParams } from './cost-model.js';
 
 export type EngineFlavour = 'vllm' | 'sglang';
 
+/** vLLM's KV connector: `nixl` (NixlConnector, kv_role kv_both) honours kv_transfer_params, prefill or decode side. */
+export type KvConnector = 'none' | 'nixl';
+
+/** SGLang's --disaggregation-mode: a prefill or decode server of a P/D pair, or neither (`null`). */
+export type DisaggregationMode = 'null' | 'prefill' | 'decode';
+
 export interface SimOptions {
   /** Served model name (vLLM's --served-model-name). */
   model: string;
@@ -30,6 +36,20 @@ export interface SimOptions {
   /** Probability that an inference request is answered with 503. */
   failRate: number;
   cost: CostParams;
+  /** vLLM flavour only. */
+  kvConnector: KvConnector;
+  /** SGLang flavour only. */
+  disaggregationMode: DisaggregationMode;
+  /** Where a prefill-mode SGLang serves its bootstrap server (SGLang's default 8998; 0 = ephemeral). */
+  disaggregationBootstrapPort: number;
+  /**
+   * How long P/D state waits: a vLLM prefill keeps KV blocks for a decode engine to read (VLLM_NIXL_ABORT_REQUEST_TIMEOUT,
+   * 480 s), an SGLang prefill waits for its decode request and a decode for the KV (SGLang's bootstrap and waiting
+   * timeouts, 300 s). Defaults per engine.
+   */
+  kvTransferTimeoutMs: number;
+  /** Simulated time to move the KV of 1000 prompt tokens from the prefill to the decode engine. */
+  kvTransferMsPer1kTokens: number;
 }
 
 // Llama-3.1-8B on one A100-40GB (docs/simulator.md): ~19 GiB of KV at 128 KiB per token is ~9.5k blocks of 16.
@@ -50,7 +70,15 @@ export const DEFAULT_OPTIONS: Readonly<SimOptions> = Object.freeze({
   maxTokensCap: 4096,
   failRate: 0,
   cost: DEFAULT_COST,
+  kvConnector: 'none',
+  disaggregationMode: 'null',
+  disaggregationBootstrapPort: 8998,
+  kvTransferTimeoutMs: 480_000,
+  // ~128 KiB of KV per token (Llama-3.1-8B) over a ~25 GB/s RDMA link.
+  kvTransferMsPer1kTokens: 5,
 });
+
+const SGLANG_KV_TRANSFER_TIMEOUT_MS = 300_000;
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new RangeError(message);
@@ -69,6 +97,8 @@ export function resolveOptions(partial: SimOptionsInput = {}): SimOptions {
     ...partial,
     loras: [...(partial.loras ?? DEFAULT_OPTIONS.loras)],
     cost: { ...DEFAULT_OPTIONS.cost, ...partial.cost },
+    kvTransferTimeoutMs:
+      partial.kvTransferTimeoutMs ?? (partial.engine === 'sglang' ? SGLANG_KV_TRANSFER_TIMEOUT_MS : DEFAULT_OPTIONS.kvTransferTimeoutMs),
   };
   check(typeof o.model === 'string' && o.model.length > 0, 'model must be a non-empty string');
   check(o.engine === 'vllm' || o.engine === 'sglang', 'engine must be vllm or sglang');
@@ -100,6 +130,16 @@ export function resolveOptions(partial: SimOptionsInput = {}): SimOptions {
     check(Number.isFinite(o.cost[key]) && o.cost[key] >= 0, `${flag} must be a non-negative number`);
   }
   check(o.cost.decodeBaseMs + o.cost.decodePerSeqMs > 0, 'a decode step must take some time');
+  check(o.kvConnector === 'none' || o.kvConnector === 'nixl', 'kv-connector must be none or nixl');
+  check(o.kvConnector === 'none' || o.engine === 'vllm', 'kv-connector is a vLLM option; SGLang uses disaggregation-mode');
+  check(['null', 'prefill', 'decode'].includes(o.disaggregationMode), 'disaggregation-mode must be null, prefill or decode');
+  check(o.disaggregationMode === 'null' || o.engine === 'sglang', 'disaggregation-mode is an SGLang option; vLLM uses kv-connector');
+  check(
+    Number.isInteger(o.disaggregationBootstrapPort) && o.disaggregationBootstrapPort >= 0 && o.disaggregationBootstrapPort <= 65535,
+    'disaggregation-bootstrap-port must be 0..65535',
+  );
+  check(isPositive(o.kvTransferTimeoutMs), 'kv-transfer-timeout-ms must be a positive number');
+  check(Number.isFinite(o.kvTransferMsPer1kTokens) && o.kvTransferMsPer1kTokens >= 0, 'kv-transfer-ms-per-1k must be a non-negative number');
   o.maxModelLen = Math.min(o.maxModelLen, o.kvBlocks * o.blockSize);
   return o;
 }
@@ -134,6 +174,12 @@ continuous batching, preemption and LoRA slots. Defaults model Llama-3.1-8B on o
   --default-max-tokens N       output tokens when max_tokens is absent (default ${DEFAULT_OPTIONS.defaultMaxTokens})
   --max-tokens-cap N           upper bound on any request's output tokens (default ${DEFAULT_OPTIONS.maxTokensCap})
   --fail-rate P                fraction of inference requests answered 503 (default 0)
+  --kv-connector none|nixl     vLLM: honour kv_transfer_params like NixlConnector (default none)
+  --disaggregation-mode M      SGLang: null, prefill or decode (bootstrap_room pairs; default null)
+  --disaggregation-bootstrap-port N
+                               SGLang prefill: bootstrap server port, 0 = ephemeral (default 8998)
+  --kv-transfer-timeout-ms MS  P/D waits: held KV, bootstrap, KV arrival (default vLLM 480000, SGLang 300000)
+  --kv-transfer-ms-per-1k MS   simulated KV transfer time per 1000 prompt tokens (default ${DEFAULT_OPTIONS.kvTransferMsPer1kTokens})
   --prefill-tps N              prefill throughput, tokens/s (default ${DEFAULT_COST.prefillTokensPerSec})
   --decode-base-ms MS          decode step time at batch 1 (default ${DEFAULT_COST.decodeBaseMs})
   --decode-per-seq-ms MS       extra step time per sequence (default ${DEFAULT_COST.decodePerSeqMs})
@@ -154,6 +200,9 @@ const NUMERIC_FLAGS = {
   'default-max-tokens': 'defaultMaxTokens',
   'max-tokens-cap': 'maxTokensCap',
   'fail-rate': 'failRate',
+  'disaggregation-bootstrap-port': 'disaggregationBootstrapPort',
+  'kv-transfer-timeout-ms': 'kvTransferTimeoutMs',
+  'kv-transfer-ms-per-1k': 'kvTransferMsPer1kTokens',
 } as const;
 
 const COST_FLAGS = {
@@ -173,7 +222,10 @@ function toNumber(flag: string, raw: string): number {
 
 /** Parses CLI arguments (without node and script). Throws on unknown flags or malformed values. */
 export function parseCliArgs(argv: readonly string[]): CliOptions {
-  const stringFlags = ['host', 'port', 'model', 'engine', 'lora', ...Object.keys(NUMERIC_FLAGS), ...Object.keys(COST_FLAGS)];
+  const stringFlags = [
+    'host', 'port', 'model', 'engine', 'lora', 'kv-connector', 'disaggregation-mode',
+    ...Object.keys(NUMERIC_FLAGS), ...Object.keys(COST_FLAGS),
+  ];
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
@@ -193,6 +245,18 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (engine !== undefined) {
     if (engine !== 'vllm' && engine !== 'sglang') throw new RangeError('--engine must be vllm or sglang');
     sim.engine = engine;
+  }
+  const kvConnector = str('kv-connector');
+  if (kvConnector !== undefined) {
+    if (kvConnector !== 'none' && kvConnector !== 'nixl') throw new RangeError('--kv-connector must be none or nixl');
+    sim.kvConnector = kvConnector;
+  }
+  const mode = str('disaggregation-mode');
+  if (mode !== undefined) {
+    if (mode !== 'null' && mode !== 'prefill' && mode !== 'decode') {
+      throw new RangeError('--disaggregation-mode must be null, prefill or decode');
+    }
+    sim.disaggregationMode = mode;
   }
   const lora = str('lora');
   if (lora !== undefined) sim.loras = lora.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

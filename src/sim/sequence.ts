@@ -18,6 +18,13 @@ export interface RequestInput {
   maxTokens: number;
   lora: string | null;
   sink: RequestSink;
+  /**
+   * P/D decode side: leading prompt tokens whose KV a prefill engine computed and sent, so this engine does not
+   * compute them (at most all but the last prompt token, whose logits yield the first output token).
+   */
+  remotePrefixTokens?: number;
+  /** P/D prefill side: keep the KV blocks when the request finishes, until `Engine.releaseHeld` (a decode read them). */
+  holdKv?: boolean;
 }
 
 export class SimRequest {
@@ -29,6 +36,8 @@ export class SimRequest {
   readonly hashRoot: number;
   readonly blockHashes: number[] = [];
   readonly next: OutputGenerator;
+  readonly remotePrefixTokens: number;
+  readonly holdKv: boolean;
 
   status: RequestStatus = 'waiting';
   blocks: number[] = [];
@@ -61,6 +70,8 @@ export class SimRequest {
     this.maxTokens = input.maxTokens;
     this.lora = input.lora;
     this.sink = input.sink;
+    this.remotePrefixTokens = input.remotePrefixTokens ?? 0;
+    this.holdKv = input.holdKv ?? false;
     this.hashRoot = chainRoot(input.lora);
     extendBlockHashes(this.blockHashes, this.tokens, blockSize, this.hashRoot);
     this.next = outputGenerator(seed, digestTokens(this.tokens) ^ this.hashRoot);

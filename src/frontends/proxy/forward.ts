@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { Decision, HeaderMapLike, Outcome, RouteDecision, UpstreamPolicy } from '../../core/types.js';
+import type { Decision, HeaderMapLike, Outcome, PrefillDecodePlan, RouteDecision, UpstreamPolicy } from '../../core/types.js';
 import type { ApiError } from '../../openai/errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { downstreamHeaders, upstreamHeaders, type ForwardedFor } from './headers.js';
@@ -10,6 +10,8 @@ import { proxyFallbacks, proxyLocalReplies, proxyRetries } from './metrics.js';
 import { errorCode, isConnectError, retryAfterMs, RetryPlan } from './retry.js';
 import { sendError } from './errors.js';
 import { upstreamTarget } from './upstream-target.js';
+import { PairPlan } from './pair-plan.js';
+import { discard, runPair, type Phase } from './prefill-decode.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,6 +29,26 @@ export interface ForwardInput {
 export type DispatcherFor = (upstream: UpstreamPolicy) => Dispatcher;
 
 type Fallback = () => Promise<Decision>;
+
+/** Why an attempt got no usable response: an error (no response) or a failed status, and whether to try again. */
+interface Failure {
+  err?: unknown;
+  /** A response status that counts as a failure (a prefill's 5xx or 429); 0 or absent: no response. */
+  status?: number;
+  retryable: boolean;
+  /** The client's error when no attempt is left, in place of the generic 502. */
+  error?: ApiError;
+}
+
+function retryReason(f: Failure): string {
+  if (f.status) return f.status === 429 ? 'status_429' : 'status_5xx';
+  return isConnectError(f.err) ? 'connect_error' : 'upstream_error';
+}
+
+/** Try again on this decision. */
+const RETRY = Symbol('retry');
+/** After an attempt: try again, fall back to the route's next target, or done (the client has its answer). */
+type Next = typeof RETRY | Fallback | undefined;
 
 /**
  * One routed request on its way upstream and back: attempts with failover and backoff, the per-target timeout, the
@@ -69,67 +91,151 @@ export class Forwarding {
   /** Every attempt on the current decision; returns its fallback when they all failed and one is offered. */
   private async attempts(): Promise<Fallback | undefined> {
     const d = this.decision;
-    const plan = new RetryPlan(d.upstream, d.endpoints.length);
     this.abort = new AbortController();
     this.timedOut = false;
     if (d.upstream.timeoutMs > 0) this.timer = setTimeout(this.onTimeout, d.upstream.timeoutMs);
+    if (d.prefillDecode) return this.pairAttempts(d, d.prefillDecode);
     if (d.endpoints.length === 0) {
       this.fail({ status: 502, code: 'no_upstream', message: 'the routing decision named no endpoint' });
       return undefined;
     }
+    const plan = new RetryPlan(d.upstream, d.endpoints.length);
     const body = d.body ?? this.input.body;
     const headers = upstreamHeaders(this.input.clientHeaders, d, body.length, this.input.forwarded);
     for (let attempt = 0; ; attempt++) {
       const address = d.endpoints[plan.endpointIndex(attempt)]!;
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.send(d, address, headers, body);
+        response = await this.send(d, address, headers, body, this.abort.signal);
       } catch (err) {
-        if (this.closed) return undefined;
-        d.exchange.attemptFailed?.(address);
-        if (!this.timedOut && plan.retryAfterError(err, attempt)) {
-          proxyRetries.inc({ reason: isConnectError(err) ? 'connect_error' : 'upstream_error' });
-          this.log.debug({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err) }, 'retrying');
-          if (await this.pause(plan.delayMs(attempt))) continue;
-          return this.exhausted(d);
-        }
-        if (!this.timedOut) {
-          this.log.warn({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err) }, 'upstream failed');
-        }
-        // Pod addresses stay in the log; the client learns only what kind of failure it was.
-        return this.exhausted(d, errorCode(err));
+        const next = await this.failed(d, plan, attempt, address, { err, retryable: plan.retryAfterError(err, attempt) });
+        if (next === RETRY) continue;
+        return next;
       }
-      if (this.closed || this.timedOut) {
-        response.body.destroy();
-        return this.closed ? undefined : this.exhausted(d);
-      }
-      const status = response.statusCode;
-      if (plan.retryAfterStatus(status, attempt)) {
-        d.exchange.attemptFailed?.(address);
-        proxyRetries.inc({ reason: status === 429 ? 'status_429' : 'status_5xx' });
-        response.body.dump().catch(() => undefined);
-        if (await this.pause(plan.delayMs(attempt, retryAfterMs(response.headers['retry-after'])))) continue;
-        return this.exhausted(d);
-      }
-      if (d.fallback && (status >= 500 || status === 429)) {
-        d.exchange.attemptFailed?.(address);
-        response.body.dump().catch(() => undefined);
-        return d.fallback;
-      }
-      d.exchange.served(address);
-      this.stream(response);
-      return undefined;
+      const next = await this.answered(d, plan, attempt, address, response);
+      if (next !== RETRY) return next;
     }
   }
 
+  /**
+   * Prefill/decode disaggregation run here (Kthena's convention): each attempt sends the prefill and the decode
+   * request of one pair (prefill-decode.ts). A failed prefill (no answer, 5xx, 429) moves on to another pair within
+   * the attempts allowed, even without a retry policy: it is the router's own request and nothing reached the client.
+   * A decode that failed or answered follows the rules of any attempt. Nothing reaches the client before the decode
+   * response does, except a prefill's 4xx, which is the client's answer as is.
+   */
+  private async pairAttempts(d: RouteDecision, pd: PrefillDecodePlan): Promise<Fallback | undefined> {
+    const plan = new RetryPlan(d.upstream, pd.pairs.length);
+    const pairs = new PairPlan(pd.pairs);
+    const original = d.body ?? this.input.body;
+    const signal = this.abort.signal;
+    for (let attempt = 0; ; attempt++) {
+      const pair = pairs.current;
+      const outcome = await runPair({
+        pair,
+        plan: pd,
+        path: this.input.path,
+        original,
+        send: (address, body, phase, phaseSignal) => this.send(d, address, this.phaseHeaders(d, body, phase), body, phaseSignal),
+        signal,
+        cancelled: () => this.closed,
+        exchange: d.exchange,
+        log: this.log,
+      });
+      let next: Next;
+      let failedAddress = pair.decode;
+      switch (outcome.kind) {
+        case 'decode':
+          next = await this.answered(d, plan, attempt, pair.decode, outcome.response);
+          break;
+        case 'decode_failed':
+          next = await this.failed(d, plan, attempt, pair.decode, { err: outcome.err, retryable: plan.retryAfterError(outcome.err, attempt) });
+          break;
+        case 'prefill_failed': {
+          const { err, status } = outcome;
+          failedAddress = pair.prefill;
+          const why = status > 0 ? `answered ${status}` : `could not be reached (${errorCode(err) ?? 'error'})`;
+          next = await this.failed(d, plan, attempt, pair.prefill, {
+            err,
+            status,
+            retryable: plan.retryAfterPrefillFailure(err, attempt),
+            error: { status: 502, code: 'prefill_failed', message: `the prefill endpoint ${why}` },
+          });
+          break;
+        }
+        case 'prefill_rejected':
+          if (this.closed || this.timedOut) {
+            discard(outcome.response);
+            return this.closed ? undefined : this.exhausted(d);
+          }
+          this.stream(outcome.response);
+          return undefined;
+      }
+      if (next !== RETRY) return next;
+      pairs.advance(failedAddress);
+    }
+  }
+
+  /** Upstream headers for one phase's body; the prefill answer is parsed here, so it must come uncompressed. */
+  private phaseHeaders(d: RouteDecision, body: Buffer, phase: Phase): Record<string, string> {
+    const headers = upstreamHeaders(this.input.clientHeaders, d, body.length, this.input.forwarded);
+    if (phase === 'prefill') headers['accept-encoding'] = 'identity';
+    return headers;
+  }
+
+  /** An upstream answered: its response goes to the client, unless its status is retried or the route falls back. */
+  private async answered(d: RouteDecision, plan: RetryPlan, attempt: number, address: string, response: Dispatcher.ResponseData): Promise<Next> {
+    if (this.closed || this.timedOut) {
+      discard(response);
+      return this.closed ? undefined : this.exhausted(d);
+    }
+    const status = response.statusCode;
+    if (plan.retryAfterStatus(status, attempt)) {
+      d.exchange.attemptFailed?.(address);
+      proxyRetries.inc({ reason: status === 429 ? 'status_429' : 'status_5xx' });
+      response.body.dump().catch(() => undefined);
+      if (await this.pause(plan.delayMs(attempt, retryAfterMs(response.headers['retry-after'])))) return RETRY;
+      return this.exhausted(d);
+    }
+    if (d.fallback && (status >= 500 || status === 429)) {
+      d.exchange.attemptFailed?.(address);
+      response.body.dump().catch(() => undefined);
+      return d.fallback;
+    }
+    d.exchange.served(address);
+    this.stream(response);
+    return undefined;
+  }
+
+  /**
+   * An attempt on `address` got no usable response: another attempt when `retryable` (after the backoff), else the
+   * route's fallback or the client's error (`error` in place of the generic 502).
+   */
+  private async failed(d: RouteDecision, plan: RetryPlan, attempt: number, address: string, f: Failure): Promise<Next> {
+    const { err, error } = f;
+    if (this.closed) return undefined;
+    d.exchange.attemptFailed?.(address);
+    if (!this.timedOut && f.retryable) {
+      proxyRetries.inc({ reason: retryReason(f) });
+      this.log.debug({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err) }, 'retrying');
+      if (await this.pause(plan.delayMs(attempt))) return RETRY;
+      return this.exhausted(d);
+    }
+    if (!this.timedOut) {
+      this.log.warn({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err ?? error?.message) }, 'upstream failed');
+    }
+    // Pod addresses stay in the log; the client learns only what kind of failure it was.
+    return this.exhausted(d, errorCode(err), error);
+  }
+
   /** No attempt left on this decision: its fallback if any, else the client's error (504 after the timeout). */
-  private exhausted(d: RouteDecision, code?: string): Fallback | undefined {
+  private exhausted(d: RouteDecision, code?: string, error?: ApiError): Fallback | undefined {
     if (this.closed) return undefined;
     if (d.fallback) return d.fallback;
     if (this.timedOut) {
       this.fail({ status: 504, code: 'upstream_timeout', message: `upstream did not answer within ${d.upstream.timeoutMs} ms` });
     } else {
-      this.fail({ status: 502, code: 'upstream_unavailable', message: `the model server could not be reached (${code ?? 'error'})` });
+      this.fail(error ?? { status: 502, code: 'upstream_unavailable', message: `the model server could not be reached (${code ?? 'error'})` });
     }
     return undefined;
   }
@@ -162,7 +268,7 @@ export class Forwarding {
     return next;
   }
 
-  private send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer): Promise<Dispatcher.ResponseData> {
+  private send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const target = upstreamTarget(d.upstream, address, d.setHeaders[':path'] ?? this.input.path);
     return this.dispatcherFor(d.upstream).request({
       origin: target.origin,
@@ -170,7 +276,7 @@ export class Forwarding {
       method: this.input.method as Dispatcher.HttpMethod,
       headers,
       body: body.length > 0 ? body : undefined,
-      signal: this.abort.signal,
+      signal,
       // The whole-request timer is ours (the target's timeout); an SSE stream may legitimately idle for long.
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -272,5 +378,7 @@ export class Forwarding {
     this.closed = true;
     this.finishExchange(outcome);
     this.res.off('close', this.onClientClose);
+    // Whatever is still out (an sglang prefill answer being drained) is of no use now.
+    this.abort.abort();
   }
 }

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
 
 // Front-door metrics of the standalone HTTP proxy.
@@ -21,5 +21,23 @@ export const proxyFallbacks = new Counter({
   name: 'kthena_router_proxy_fallbacks_total',
   help: 'Requests sent on to the next target of their ModelRoute rule after every attempt on the first failed.',
   labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const proxyPrefills = new Counter({
+  name: 'kthena_router_proxy_prefill_requests_total',
+  help:
+    'Prefill requests the proxy sent for prefill/decode disaggregation, by protocol (http, nixl, sglang) and outcome ' +
+    '(success, no_kv_params: a nixl prefill answer without kv_transfer_params, rejected: a 4xx returned to the client, ' +
+    'failed, cancelled).',
+  labelNames: ['protocol', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const proxyPrefillSeconds = new Histogram({
+  name: 'kthena_router_proxy_prefill_duration_seconds',
+  help: 'Time from sending a prefill request to the end of its response, by protocol.',
+  labelNames: ['protocol'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   registers: [registry],
 });

@@ -79,6 +79,15 @@ export class RetryPlan {
     return this.policy.retryAttempts > 0 || isConnectError(err);
   }
 
+  /**
+   * Whether another attempt may follow a failed prefill request (no response, a 5xx or a 429, an unreadable body).
+   * Unlike the client's request it is always safe to repeat: its one output token is discarded, nothing reached the
+   * client, so it follows the connect-error rule even without a retry policy.
+   */
+  retryAfterPrefillFailure(err: unknown, attempt: number): boolean {
+    return attempt < this.extraAttempts && !isCertificateError(err);
+  }
+
   /** Whether a response status is retried instead of returned. */
   retryAfterStatus(status: number, attempt: number): boolean {
     if (this.policy.retryAttempts <= 0 || attempt >= this.extraAttempts) return false;

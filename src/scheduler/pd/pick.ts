@@ -17,6 +17,28 @@ export function pickPrefillDecode(
   pdGroup: PDGroup,
   score: (eps: Endpoint[]) => Endpoint[],
 ): PrefillDecodePair | undefined {
+  return prefillDecodePairs(endpoints, pdGroup, score).next().value ?? undefined;
+}
+
+/**
+ * Every pair to try, best first, for a front door that fails over between pairs: each ranked decode endpoint with
+ * each ranked prefill endpoint of its group (so the second pair keeps the best decode endpoint and swaps the prefill
+ * endpoint). Both rankings are `score`'s, which keeps at most the scheduler's topN, so the list stays short.
+ */
+export function rankPrefillDecode(
+  endpoints: readonly Endpoint[],
+  pdGroup: PDGroup,
+  score: (eps: Endpoint[]) => Endpoint[],
+): PrefillDecodePair[] {
+  return [...prefillDecodePairs(endpoints, pdGroup, score)];
+}
+
+/** Pairs in rank order, computed lazily: each group's prefill endpoints are scored once, when first needed. */
+function* prefillDecodePairs(
+  endpoints: readonly Endpoint[],
+  pdGroup: PDGroup,
+  score: (eps: Endpoint[]) => Endpoint[],
+): Generator<PrefillDecodePair, undefined> {
   const prefillsByGroup = new Map<string, Endpoint[]>();
   for (const e of endpoints) {
     const g = e.labels[pdGroup.groupKey];
@@ -30,9 +52,12 @@ export function pickPrefillDecode(
     return g !== undefined && prefillsByGroup.has(g) && hasLabels(e, pdGroup.decodeLabels);
   });
   if (decodes.length === 0) return undefined;
+  const ranked = new Map<string, Endpoint[]>();
   for (const decode of score(decodes)) {
-    const prefill = score(prefillsByGroup.get(decode.labels[pdGroup.groupKey]!)!)[0];
-    if (prefill) return { prefill, decode };
+    const g = decode.labels[pdGroup.groupKey]!;
+    let prefills = ranked.get(g);
+    if (!prefills) ranked.set(g, (prefills = score(prefillsByGroup.get(g)!)));
+    for (const prefill of prefills) yield { prefill, decode };
   }
   return undefined;
 }
