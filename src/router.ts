@@ -13,6 +13,7 @@ import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
+import { objectivePriorities } from './scheduler/fairness/objectives.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { FileSource } from './sources/files.js';
 import type { ResourceSource } from './sources/types.js';
@@ -48,7 +49,11 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   const datastore = new Datastore({ poolEngine: config.inferencePool.engine });
   const scheduler = new Scheduler(config.scheduler);
   const admission = config.flowControl.enabled
-    ? new AdmissionControl(config.flowControl, (group) => endpointsOfGroup(datastore, group))
+    ? new AdmissionControl(
+        config.flowControl,
+        (group) => endpointsOfGroup(datastore, group),
+        objectivePriorities((ns, name) => datastore.objective(ns, name)),
+      )
     : undefined;
   const auth =
     config.auth === undefined

@@ -1,6 +1,7 @@
 import type { Endpoint } from '../datastore/endpoint.js';
 import { FlowController, type Admission } from '../scheduler/fairness/flow-controller.js';
 import { flowOf } from '../scheduler/fairness/flow-key.js';
+import type { ObjectivePriority } from '../scheduler/fairness/objectives.js';
 import { fleetSaturated, type SaturationThresholds } from '../scheduler/fairness/saturation.js';
 import type { HeaderMapLike } from './types.js';
 
@@ -11,8 +12,9 @@ export interface AdmissionConfig {
   maxQueueTimeMs: number;
   saturation: SaturationThresholds;
   /**
-   * Whether a client may raise its priority with the objective header. Lowering it (negative = sheddable) is always
-   * honoured; raising it is a routing privilege a client must not grant itself unless the gateway sets the header.
+   * Whether a client may raise its priority with a number in the objective header. Lowering it (negative =
+   * sheddable) is always honoured; raising it is a routing privilege a client must not grant itself unless the gateway
+   * sets the header. A header naming an InferenceObjective gets that object's priority either way: the operator set it.
    */
   trustPriorityHeader: boolean;
 }
@@ -21,14 +23,17 @@ export interface AdmissionConfig {
 export class AdmissionControl {
   private readonly controllers = new Map<string, FlowController>();
 
+  /** `objectivePriority` resolves objective header values to InferenceObjective priorities (none: numbers only). */
   constructor(
     private readonly config: AdmissionConfig,
     private readonly endpointsOf: (group: string) => readonly Endpoint[],
+    private readonly objectivePriority?: ObjectivePriority,
   ) {}
 
   admit(group: string, headers: HeaderMapLike, user: string | undefined): Promise<Admission> {
-    const { flowId, priority } = flowOf(headers, user);
-    const effective = this.config.trustPriorityHeader ? priority : Math.min(priority, 0);
+    const lookup = this.objectivePriority;
+    const { flowId, priority, fromObjective } = flowOf(headers, user, lookup && ((name) => lookup(group, name)));
+    const effective = fromObjective || this.config.trustPriorityHeader ? priority : Math.min(priority, 0);
     return this.controller(group).admit({ flowId, priority: effective });
   }
 

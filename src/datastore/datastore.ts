@@ -1,5 +1,6 @@
 import type {
   ExternalModelProviderResource,
+  InferenceObjectiveResource,
   InferencePoolResource,
   ModelRouteResource,
   ModelServerResource,
@@ -78,6 +79,10 @@ export class Datastore {
 
   pool(namespace: string, name: string): InferencePoolResource | undefined {
     return this.get('InferencePool', namespace, name) as InferencePoolResource | undefined;
+  }
+
+  objective(namespace: string, name: string): InferenceObjectiveResource | undefined {
+    return this.get('InferenceObjective', namespace, name) as InferenceObjectiveResource | undefined;
   }
 
   provider(namespace: string, name: string): ExternalModelProviderResource | undefined {

@@ -1,9 +1,18 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseDuration } from './duration.js';
 import { ResourceError } from './errors.js';
-import { externalModelProviderSpec, KTHENA_GROUP, modelRouteSpec, modelServerSpec } from './schema.js';
+import {
+  externalModelProviderSpec,
+  INFERENCE_OBJECTIVE_GROUP,
+  INFERENCE_POOL_GROUPS,
+  inferenceObjectiveSpec,
+  KTHENA_GROUP,
+  modelRouteSpec,
+  modelServerSpec,
+} from './schema.js';
 import type {
   ExternalModelProviderResource,
+  InferenceObjectiveResource,
   InferencePoolResource,
   ModelRouteResource,
   ModelServerResource,
@@ -18,13 +27,12 @@ export { ResourceError };
 
 type Raw = Record<string, any>;
 
-const INFERENCE_POOL_GROUPS = ['inference.networking.k8s.io', 'inference.networking.x-k8s.io'];
-
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validators: Record<string, ValidateFunction> = {
+const validators = {
   ModelServer: ajv.compile(modelServerSpec),
   ModelRoute: ajv.compile(modelRouteSpec),
   ExternalModelProvider: ajv.compile(externalModelProviderSpec),
+  InferenceObjective: ajv.compile(inferenceObjectiveSpec),
 };
 
 /**
@@ -51,7 +59,9 @@ export function parseResource(obj: unknown, defaultNamespace = 'default'): Resou
         if (group !== KTHENA_GROUP && !group.endsWith('.volcano.sh')) return undefined;
         return parseKthena(kind, obj, meta);
       case 'InferencePool':
-        return INFERENCE_POOL_GROUPS.includes(group) ? parsePool(obj, meta) : undefined;
+        return (INFERENCE_POOL_GROUPS as readonly string[]).includes(group) ? parsePool(obj, meta) : undefined;
+      case 'InferenceObjective':
+        return group === INFERENCE_OBJECTIVE_GROUP ? parseObjective(obj, meta) : undefined;
       default:
         return undefined;
     }
@@ -101,9 +111,10 @@ function parseSecret(obj: Raw, metadata: ObjectMeta): SecretResource {
   return { kind: 'Secret', metadata, data };
 }
 
-function parseKthena(kind: 'ModelServer' | 'ModelRoute' | 'ExternalModelProvider', obj: Raw, metadata: ObjectMeta) {
+/** A copy of obj.spec checked against the kind's schema, with the schema's defaults filled in. */
+function validSpec(kind: keyof typeof validators, obj: Raw): Raw {
   const spec = structuredClone(isObject(obj.spec) ? obj.spec : {});
-  const validate = validators[kind]!;
+  const validate: ValidateFunction = validators[kind];
   if (!validate(spec)) {
     const msg = (validate.errors ?? [])
       .slice(0, 3)
@@ -111,6 +122,11 @@ function parseKthena(kind: 'ModelServer' | 'ModelRoute' | 'ExternalModelProvider
       .join('; ');
     throw new ResourceError(msg);
   }
+  return spec;
+}
+
+function parseKthena(kind: 'ModelServer' | 'ModelRoute' | 'ExternalModelProvider', obj: Raw, metadata: ObjectMeta) {
+  const spec = validSpec(kind, obj);
   if (kind === 'ModelServer') return parseModelServer(spec, metadata);
   if (kind === 'ModelRoute') return parseModelRoute(spec, metadata);
   return parseProvider(spec, metadata);
@@ -237,6 +253,16 @@ function parsePool(obj: Raw, metadata: ObjectMeta): InferencePoolResource {
           }
         : undefined,
     },
+  };
+}
+
+function parseObjective(obj: Raw, metadata: ObjectMeta): InferenceObjectiveResource {
+  const spec = validSpec('InferenceObjective', obj);
+  const ref: Raw = spec.poolRef;
+  return {
+    kind: 'InferenceObjective',
+    metadata,
+    spec: { priority: spec.priority ?? 0, poolRef: { group: ref.group, kind: ref.kind, name: ref.name } },
   };
 }
 

@@ -155,6 +155,36 @@ export const externalModelProviderSpec: Schema = {
   },
 };
 
+/** InferencePool groups: the GA one first (the default of a poolRef), then the older alpha one. */
+export const INFERENCE_POOL_GROUPS = ['inference.networking.k8s.io', 'inference.networking.x-k8s.io'] as const;
+/** Group of InferenceObjective (still alpha in the Gateway API Inference Extension). */
+export const INFERENCE_OBJECTIVE_GROUP = 'inference.networking.x-k8s.io';
+
+/**
+ * InferenceObjective (v1alpha2) as the Gateway API Inference Extension defines it: the file source checks what the API
+ * server would. Not in crdDefinitions: that project ships the CRD, and a copy of ours would overwrite it.
+ */
+export const inferenceObjectiveSpec: Schema = {
+  type: 'object',
+  required: ['poolRef'],
+  properties: {
+    priority: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
+    poolRef: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        group: str({
+          maxLength: 253,
+          pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+          default: INFERENCE_POOL_GROUPS[0],
+        }),
+        kind: str({ minLength: 1, maxLength: 63, pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$', default: 'InferencePool' }),
+        name: str({ minLength: 1, maxLength: 253 }),
+      },
+    },
+  },
+};
+
 export interface CrdDefinition {
   kind: 'ModelServer' | 'ModelRoute' | 'ExternalModelProvider';
   group: string;

@@ -1,6 +1,6 @@
 // Resource shapes shared by every source (YAML files, Kubernetes). Field names follow Kthena's
-// networking.serving.volcano.sh/v1alpha1 objects and Gateway API Inference Extension's InferencePool so that users'
-// YAML is accepted unchanged.
+// networking.serving.volcano.sh/v1alpha1 objects and Gateway API Inference Extension's InferencePool and
+// InferenceObjective so that users' YAML is accepted unchanged.
 
 export interface ObjectMeta {
   name: string;
@@ -110,6 +110,27 @@ export interface InferencePoolResource {
   };
 }
 
+/** Where an InferenceObjective applies: an InferencePool, or (our extension) a Kthena ModelServer, in its namespace. */
+export interface ObjectivePoolRef {
+  group: string;
+  kind: string;
+  name: string;
+}
+
+/**
+ * Gateway API Inference Extension's InferenceObjective (inference.networking.x-k8s.io/v1alpha2): requests naming it in
+ * the objective header get its priority in flow control, on the pool it references.
+ */
+export interface InferenceObjectiveResource {
+  kind: 'InferenceObjective';
+  metadata: ObjectMeta;
+  spec: {
+    /** Higher is served first; below 0 is sheddable. Unset in the object means 0. */
+    priority: number;
+    poolRef: ObjectivePoolRef;
+  };
+}
+
 export interface ExternalModelProviderResource {
   kind: 'ExternalModelProvider';
   metadata: ObjectMeta;
@@ -135,6 +156,7 @@ export type Resource =
   | ModelServerResource
   | ModelRouteResource
   | InferencePoolResource
+  | InferenceObjectiveResource
   | ExternalModelProviderResource
   | SecretResource;
 

@@ -7,7 +7,15 @@ import { ResourceError, parseResource } from '../resources/parse.js';
 import type { Resource, ResourceKind } from '../resources/types.js';
 import type { ResourceSink, ResourceSource } from './types.js';
 
-const KINDS: ResourceKind[] = ['Pod', 'ModelServer', 'ModelRoute', 'InferencePool', 'ExternalModelProvider', 'Secret'];
+const KINDS: ResourceKind[] = [
+  'Pod',
+  'ModelServer',
+  'ModelRoute',
+  'InferencePool',
+  'InferenceObjective',
+  'ExternalModelProvider',
+  'Secret',
+];
 const YAML_EXT = new Set(['.yaml', '.yml', '.json']);
 
 export interface FileLoadProblem {

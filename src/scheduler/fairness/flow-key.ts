@@ -10,22 +10,19 @@ export const DEFAULT_FLOW = 'default';
 /**
  * The flow and priority of a request: the flow is the fairness id header, else the user, else one shared flow; the
  * priority is the named objective's (via `priorityOf`, e.g. InferenceObjective.spec.priority), or the header's value
- * itself when it is an integer, else 0.
+ * itself when it is an integer, else 0. `fromObjective` tells an operator-defined priority from a client's number.
  */
 export function flowOf(
   headers: HeaderMapLike,
   user: string | undefined,
   priorityOf?: (objective: string) => number | undefined,
-): { flowId: string; priority: number } {
+): { flowId: string; priority: number; fromObjective: boolean } {
   const flowId = firstHeader(headers, FAIRNESS_ID_HEADERS) ?? user ?? DEFAULT_FLOW;
   const objective = firstHeader(headers, OBJECTIVE_HEADERS);
-  let priority = 0;
-  if (objective !== undefined) {
-    const named = priorityOf?.(objective);
-    if (named !== undefined) priority = named;
-    else if (/^-?\d+$/.test(objective)) priority = Number(objective);
-  }
-  return { flowId, priority };
+  if (objective === undefined) return { flowId, priority: 0, fromObjective: false };
+  const named = priorityOf?.(objective);
+  if (named !== undefined) return { flowId, priority: named, fromObjective: true };
+  return { flowId, priority: /^-?\d+$/.test(objective) ? Number(objective) : 0, fromObjective: false };
 }
 
 function firstHeader(headers: HeaderMapLike, names: readonly string[]): string | undefined {

@@ -38,9 +38,9 @@ interface Feed {
 
 /**
  * Resources from a Kubernetes API server: list+watch of Pods, ModelServers, ModelRoutes, ExternalModelProviders,
- * InferencePools and the Secrets that providers reference, fed into the same sink as the file source. start()
- * resolves once every collection has been listed. Objects that fail validation are skipped (and, with leader
- * election, marked Accepted=False).
+ * InferencePools, InferenceObjectives and the Secrets that providers reference, fed into the same sink as the file
+ * source. start() resolves once every collection has been listed. Objects that fail validation are skipped (and, with
+ * leader election, Kthena's own objects are marked Accepted=False).
  */
 export class KubernetesSource implements ResourceSource {
   readonly name = 'kubernetes';

@@ -1,4 +1,4 @@
-import { crdDefinitions } from '../../resources/schema.js';
+import { crdDefinitions, INFERENCE_OBJECTIVE_GROUP } from '../../resources/schema.js';
 import type { ResourceKind } from '../../resources/types.js';
 
 /** One collection to list+watch: where it lives and what the items are. */
@@ -48,6 +48,15 @@ export function watchedCollections(scope: ScopeOptions, ns: string | undefined):
       path: collectionPath(apiVersion, 'inferencepools', ns),
     });
   }
+  // Always followed, like InferencePools: without the Gateway API Inference Extension's CRD the list is 404, which
+  // the reflector treats as empty until the CRD appears.
+  const objectives = `${INFERENCE_OBJECTIVE_GROUP}/v1alpha2`;
+  out.push({
+    kind: 'InferenceObjective',
+    resource: 'inferenceobjectives',
+    apiVersion: objectives,
+    path: collectionPath(objectives, 'inferenceobjectives', ns),
+  });
   return out;
 }
 

@@ -69,3 +69,12 @@ export function inferencePool(ns: string, name: string, labels: Record<string, s
     },
   };
 }
+
+export function inferenceObjective(ns: string, name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'inference.networking.x-k8s.io/v1alpha2',
+    kind: 'InferenceObjective',
+    metadata: { namespace: ns, name },
+    spec,
+  };
+}

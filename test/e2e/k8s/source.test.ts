@@ -2,11 +2,13 @@
 // this suite fails with instructions). The tests share one control plane and run in order.
 import { readdir } from 'node:fs/promises';
 import { expect } from 'chai';
+import { Datastore } from '../../../src/datastore/datastore.js';
+import { objectivePriorities } from '../../../src/scheduler/fairness/objectives.js';
 import { KubeApiError, KubeClient } from '../../../src/sources/kubernetes/kube-client.js';
 import { relistsTotal, watchRestartsTotal } from '../../../src/sources/kubernetes/metrics.js';
 import { KubernetesSource } from '../../../src/sources/kubernetes/source.js';
 import { kustomizeBuild, startCluster, type TestCluster } from './cluster.js';
-import { KTHENA, inferencePool, modelRoute, modelServer, namespace, pod, provider, secret } from './objects.js';
+import { KTHENA, inferenceObjective, inferencePool, modelRoute, modelServer, namespace, pod, provider, secret } from './objects.js';
 import { RecordingSink, eventually } from './sink.js';
 
 const NS = 'llm';
@@ -40,8 +42,10 @@ describe('KubernetesSource against a real kube-apiserver', function () {
     const crdDir = `${root}manifests/crds/`;
     for (const f of await readdir(crdDir)) if (f !== 'kustomization.yaml') await cluster.applyFile(crdDir + f);
     await cluster.applyFile(`${root}test/e2e/k8s/fixtures/inferencepool-crd.yaml`);
+    await cluster.applyFile(`${root}test/e2e/k8s/fixtures/inferenceobjective-crd.yaml`);
     for (const crd of ['modelservers', 'modelroutes', 'externalmodelproviders']) await cluster.waitForCrd(`${crd}.networking.serving.volcano.sh`);
     await cluster.waitForCrd('inferencepools.inference.networking.k8s.io');
+    await cluster.waitForCrd('inferenceobjectives.inference.networking.x-k8s.io');
     await cluster.apply(namespace(NS));
     await cluster.apply(namespace('elsewhere'));
   });
@@ -124,6 +128,26 @@ describe('KubernetesSource against a real kube-apiserver', function () {
     await eventually(() => expect(sink.get('Secret', NS, 'openai'), 'unreferenced secret is dropped').to.equal(undefined));
     await cluster.delete(inferencePool(NS, 'pool', {}));
     await eventually(() => expect(sink.get('InferencePool', NS, 'pool')).to.equal(undefined));
+  });
+
+  it('feeds InferenceObjectives into the datastore, where they give their pool priorities, until deleted', async () => {
+    const ds = new Datastore();
+    const priorityOf = objectivePriorities((ns, name) => ds.objective(ns, name));
+    const plain = new KubernetesSource({ kubeconfig: cluster.kubeconfigPath, namespace: NS, ...tuning });
+    try {
+      await plain.start(ds.sinkFor('kubernetes'));
+      // poolRef group and kind come from the CRD's defaults.
+      await cluster.apply(inferenceObjective(NS, 'premium', { priority: 10, poolRef: { name: 'pool' } }));
+      await eventually(() => expect(priorityOf(`pool:${NS}/pool`, 'premium')).to.equal(10));
+      expect(ds.objective(NS, 'premium')?.spec.poolRef).to.deep.equal({ group: 'inference.networking.k8s.io', kind: 'InferencePool', name: 'pool' });
+      expect(priorityOf(`pool:${NS}/other`, 'premium'), 'bound to its pool only').to.equal(undefined);
+      await cluster.apply(inferenceObjective(NS, 'premium', { poolRef: { name: 'pool' } }));
+      await eventually(() => expect(priorityOf(`pool:${NS}/pool`, 'premium'), 'unset priority').to.equal(0));
+      await cluster.delete(inferenceObjective(NS, 'premium'));
+      await eventually(() => expect(ds.objective(NS, 'premium')).to.equal(undefined));
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('as leader, marks loaded objects Accepted=True and skips (Accepted=False) what fails deeper validation', async () => {

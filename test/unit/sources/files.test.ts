@@ -70,6 +70,25 @@ describe('file source', () => {
     expect(ds.endpointsForServer('default', 'llama')).to.have.length(3);
   });
 
+  it('loads InferenceObjectives, reports invalid ones by field, and forgets removed ones on reload', async () => {
+    const objective = (name: string, spec: string) =>
+      `apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceObjective\nmetadata: {name: ${name}, namespace: llm}\nspec: ${spec}\n`;
+    const file = join(dir, 'objectives.yaml');
+    await writeFile(file, [objective('premium', '{priority: 10, poolRef: {name: pool}}'), objective('bad', '{priority: high, poolRef: {name: pool}}'), objective('orphan', '{priority: 1}')].join('---\n'));
+    const ds = new Datastore();
+    source = new FileSource([file], { watch: false });
+    await source.start(ds.sinkFor('files'));
+    expect(ds.objective('llm', 'premium')?.spec).to.deep.equal({ priority: 10, poolRef: { group: 'inference.networking.k8s.io', kind: 'InferencePool', name: 'pool' } });
+    expect(source.problems.map((p) => p.message)).to.deep.equal([
+      'InferenceObjective llm/bad: spec.priority must be integer',
+      "InferenceObjective llm/orphan: spec must have required property 'poolRef'",
+    ]);
+    await writeFile(file, objective('batch', '{priority: -1, poolRef: {name: pool}}'));
+    await source.reload();
+    expect(ds.objective('llm', 'premium')).to.equal(undefined);
+    expect(ds.objective('llm', 'batch')?.spec.priority).to.equal(-1);
+  });
+
   it('reports a missing path as a problem', async () => {
     const ds = new Datastore();
     source = new FileSource([join(dir, 'nope.yaml')], { watch: false });
