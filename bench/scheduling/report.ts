@@ -150,7 +150,9 @@ export async function benchmarksMarkdown(
     '- **Ours vs Kthena’s default.** Both keep groups on their pods. prefix-load weighs the cached prefix in units of ' +
       'load (a 4.7k-token prefix is worth ~22 queued requests, capped by `maxCredit`), so a holder keeps its group until ' +
       'it is really busier, and divides costs by GPU speed; Kthena’s min-max normalised scores make one request of load ' +
-      'difference as strong as a full prefix match, so groups spread more (lower hit rate).',
+      'difference as strong as a full prefix match, so groups spread more (lower hit rate). Ours leaves the half-speed ' +
+      'pods almost idle here (see the per-engine request counts on the console): a cold 4.7k-token prefill there costs ' +
+      'twice as much, so they win only once the fast holders carry dozens of requests more.',
     '- **Tuning of ours.** prefix-load with a queue overload rule (its queue and load `queueDepthThreshold` 5 above ' +
       'the lightest candidate’s cancel the cache credit) plus the load-guard filter collapsed on the long-system-prompt ' +
       'workload: 14.7 req/s comparing raw counts, 19.2 req/s comparing them per unit of GPU capacity, against 42.4 ' +
