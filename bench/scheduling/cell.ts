@@ -14,12 +14,12 @@ import type { BenchWorkload } from './workloads.js';
 // the workload's request sequence replayed open loop through the router's proxy, engine counters before and after.
 // Times are reported in modelled (simulated GPU) time: wall time divided by the workload's time scale.
 
-export interface CellResult {
+/** What a table row shows, for a run cell and for the computed ideal bound alike. */
+export interface RowMetrics {
   workload: string;
   policy: string;
   requests: number;
   completed: number;
-  errors: Record<string, number>;
   /** Modelled requests/s and output tokens/s, from the start of the replay to the last completion. */
   throughput: number;
   outputTokensPerSecond: number;
@@ -30,6 +30,10 @@ export interface CellResult {
   e2eP99: number;
   /** Prefix-cache hits / queries over the fleet, in tokens (engine counters). */
   prefixHitRate: number;
+}
+
+export interface CellResult extends RowMetrics {
+  errors: Record<string, number>;
   /** Per instance: engine counter deltas. */
   perInstance: Array<{ address: string; speed: number } & EngineCounters>;
   wallSeconds: number;

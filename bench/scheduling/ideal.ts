@@ -10,6 +10,7 @@ import { outputGenerator } from '../../src/sim/output-text.js';
 import { renderChat } from '../../src/sim/prompt-template.js';
 import { tokenize } from '../../src/sim/tokenizer.js';
 import { MODEL, speedOf, type FleetSpec } from './fleet.js';
+import type { RowMetrics } from './cell.js';
 import type { BenchWorkload } from './workloads.js';
 
 // The "ideal bound" row of the scheduling benchmark: computed, not run, from the request sequence and arrival times
@@ -25,21 +26,10 @@ import type { BenchWorkload } from './workloads.js';
 
 export const BOUND_NAME = 'ideal bound';
 
-export interface BoundResult {
-  workload: string;
+/** Row metrics as bounds: throughputs from the start of the replay to the earliest possible last completion; TTFT
+ * and e2e percentiles of the per-request minima; ideal cached prompt tokens / prompt tokens, as the engines count them. */
+export interface BoundResult extends RowMetrics {
   policy: typeof BOUND_NAME;
-  requests: number;
-  completed: number;
-  /** Requests/s and output tokens/s from the start of the replay to the earliest possible last completion. */
-  throughput: number;
-  outputTokensPerSecond: number;
-  /** Modelled milliseconds: percentiles of the per-request minima. */
-  ttftP50: number;
-  ttftP99: number;
-  e2eP50: number;
-  e2eP99: number;
-  /** Ideal cached prompt tokens / prompt tokens, counted as the engines count prefix hits and queries. */
-  prefixHitRate: number;
   /** Earliest possible last completion, modelled ms from the start of the replay. */
   endMs: number;
   /** Which term set endMs: the latest arrival's own latency, or the fleet's compute. */

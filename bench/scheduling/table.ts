@@ -1,4 +1,4 @@
-import type { CellResult } from './cell.js';
+import type { CellResult, RowMetrics } from './cell.js';
 import type { BoundResult } from './ideal.js';
 
 // Markdown tables, one per workload: a row per policy, then the computed ideal bound if given; ratios against random.
@@ -7,7 +7,7 @@ export function workloadTable(rows: CellResult[], bound?: BoundResult, baseline 
   const base = rows.find((r) => r.policy === baseline);
   const head = ['policy', 'req/s', 'output tok/s', 'TTFT p50 ms', 'TTFT p99 ms', 'e2e p99 ms', 'prefix hits', 'errors', `req/s vs ${baseline}`, `TTFT p50 vs ${baseline}`];
   const lines = [row(head), row(head.map((_, i) => (i === 0 ? '---' : '---:')))];
-  const metrics = (r: CellResult | BoundResult, errors: string) => [
+  const metrics = (r: RowMetrics, errors: string) => [
     r.policy,
     fixed(r.throughput, 2),
     fixed(r.outputTokensPerSecond, 0),
