@@ -46,7 +46,7 @@ const NOTHING_TRIED: ReadonlySet<string> = new Set();
 const ANONYMOUS: Principal = { user: 'anonymous', tenant: 'default', groups: [], method: 'anonymous' };
 const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
 
-/** The transport-free routing pipeline: parse → route → auth → rate limit → schedule → decision. */
+/** The transport-free routing pipeline: parse → route → auth → rate limit → flow control → schedule → decision. */
 export class RoutingPipeline implements Pipeline {
   private readonly random: () => number;
   private readonly providers: ProviderSettings;
