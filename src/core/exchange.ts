@@ -5,6 +5,7 @@ import { inflightGauge, requestsTotal } from '../observability/metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import type { Reservation } from './filters.js';
+import { ModelNameRewriter } from './model-rewrite.js';
 import type { Exchange, HeaderMapLike, Outcome } from './types.js';
 
 /** Rewrites a response for the client (protocol adapters of external providers). */
@@ -54,8 +55,7 @@ export class RequestExchange implements Exchange {
   private readonly usage = new UsageReader();
   private status = 0;
   private finished = false;
-  private readonly rewriteFrom?: string;
-  private readonly rewriteTo?: string;
+  private readonly rewriter?: ModelNameRewriter;
   /** The prefill endpoint the scheduler's lifecycle hooks know for this request. */
   private prefillEndpoint: Endpoint | undefined;
   /** The endpoint of the prefill request in flight, whose in-flight count this exchange holds. */
@@ -68,10 +68,7 @@ export class RequestExchange implements Exchange {
     this.endpoint = init.primary;
     this.address = init.primary?.address ?? '';
     if (init.primary) acquire(init.primary);
-    if (init.modelRewrite) {
-      this.rewriteFrom = `"model":${JSON.stringify(init.modelRewrite.upstream)}`;
-      this.rewriteTo = `"model":${JSON.stringify(init.modelRewrite.client)}`;
-    }
+    if (init.modelRewrite) this.rewriter = new ModelNameRewriter(init.modelRewrite.upstream, init.modelRewrite.client);
   }
 
   served(address: string): void {
@@ -99,10 +96,7 @@ export class RequestExchange implements Exchange {
     if (this.finished) return chunk;
     this.usage.push(chunk, endOfStream);
     const out = this.init.transform ? this.init.transform.body(chunk, endOfStream) : chunk;
-    if (this.rewriteFrom === undefined || out.length === 0) return out;
-    // Engines answer with the model name they were sent; clients expect the name they asked for.
-    const text = out.toString('utf8');
-    return text.includes(this.rewriteFrom) ? Buffer.from(text.split(this.rewriteFrom).join(this.rewriteTo)) : out;
+    return this.rewriter ? this.rewriter.push(out, endOfStream) : out;
   }
 
   attemptFailed(address: string): void {

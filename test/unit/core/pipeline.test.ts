@@ -147,6 +147,10 @@ describe('routing pipeline', () => {
       false,
     );
     expect(out.toString()).to.contain('"model":"llama"');
+    // The member split across two chunks is rewritten too.
+    const first = d.exchange.responseBody(Buffer.from('data: {"model":"meta-llama/Lla'), false);
+    const second = d.exchange.responseBody(Buffer.from('ma-3.1-8B","choices":[]}\n\n'), true);
+    expect(Buffer.concat([first, second]).toString()).to.equal('data: {"model":"llama","choices":[]}\n\n');
     d.exchange.finish('success');
   });
 
