@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { TlsOption } from './frontends/extproc/credentials.js';
 import { kubernetesCliOptions, kubernetesOptionsFromCli, type KubernetesSourceOptions } from './sources/kubernetes/index.js';
 
 export interface CliOptions {
@@ -11,6 +12,8 @@ export interface CliOptions {
   metricsPort: number;
   poolName?: string;
   poolNamespace: string;
+  /** ext_proc over TLS (--secure-serving); plaintext gRPC when absent. */
+  tls?: TlsOption;
   /** Set when --kubeconfig or --in-cluster turns the Kubernetes source on. */
   kubernetes?: KubernetesSourceOptions;
 }
@@ -26,6 +29,11 @@ Options:
                            InferencePool, ExternalModelProvider, Secret); repeatable; re-read on change
   --host ADDR              address to listen on (default 0.0.0.0)
   --grpc-port N            ext_proc gRPC port, with gRPC health (default 9002)
+  --secure-serving         serve ext_proc over TLS, as the Gateway API Inference Extension's picker does (gateways
+                           such as kgateway and Istio expect it); default plaintext (h2c)
+  --cert-path DIR          with --secure-serving: tls.crt and tls.key in DIR (e.g. a mounted TLS Secret);
+                           without it a self-signed certificate is generated at start
+  --enable-cert-reload     with --cert-path: re-read the files every 10 s and serve a rotated certificate
   --health-port N          extra gRPC health port for probes (default 9003; 0 disables)
   --http-port N            standalone proxy port (default 8080; 0 disables)
   --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
@@ -60,6 +68,9 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         resources: { type: 'string', multiple: true },
         host: { type: 'string' },
         'grpc-port': { type: 'string' },
+        'secure-serving': { type: 'boolean' },
+        'cert-path': { type: 'string' },
+        'enable-cert-reload': { type: 'boolean' },
         'health-port': { type: 'string' },
         'http-port': { type: 'string' },
         'metrics-port': { type: 'string' },
@@ -92,7 +103,23 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     metricsPort: port(values['metrics-port'], 9090, '--metrics-port'),
     poolName: values['pool-name'],
     poolNamespace: values['pool-namespace'] ?? 'default',
+    tls: tlsOption(values['secure-serving'] === true, values['cert-path'], values['enable-cert-reload'] === true),
   };
+}
+
+/** How often --enable-cert-reload re-reads the certificate files. */
+export const CERT_RELOAD_INTERVAL_MS = 10_000;
+
+function tlsOption(secure: boolean, certPath: string | undefined, reload: boolean): TlsOption | undefined {
+  if (!secure) {
+    if (certPath !== undefined || reload) throw new CliError('--cert-path and --enable-cert-reload need --secure-serving');
+    return undefined;
+  }
+  if (certPath === undefined) {
+    if (reload) throw new CliError('--enable-cert-reload needs --cert-path');
+    return 'self-signed';
+  }
+  return reload ? { certDir: certPath, reloadIntervalMs: CERT_RELOAD_INTERVAL_MS } : { certDir: certPath };
 }
 
 function port(v: string | undefined, dflt: number, flag: string): number {

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     resources: cli.resources,
     host: cli.host,
     grpcPort: cli.grpcPort,
+    tls: cli.tls,
     healthPort: cli.healthPort,
     httpPort: cli.httpPort,
     metricsPort: cli.metricsPort,

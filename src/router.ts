@@ -8,6 +8,7 @@ import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
+import type { TlsOption } from './frontends/extproc/credentials.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
@@ -25,6 +26,8 @@ export interface RouterOptions {
   sources?: ResourceSource[];
   host: string;
   grpcPort: number;
+  /** ext_proc over TLS; plaintext gRPC when absent. The extra health port stays plaintext (kubelet probes). */
+  tls?: TlsOption;
   /** 0 disables the extra health port. */
   healthPort: number;
   /** 0 disables the standalone proxy. */
@@ -101,6 +104,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await extproc.start({
         host: opts.host,
         port: opts.grpcPort,
+        ...(opts.tls && { tls: opts.tls }),
         pipeline,
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
@@ -137,7 +141,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   // Warm-ups off the start path: tokenizer tables take about a second to build, a JWKS one round trip.
   void preloadTokenizers(servedModels(datastore)).catch((err) => logger.warn({ err: String(err) }, 'tokenizer preload failed'));
   void auth?.start().catch((err) => logger.warn({ err: String(err) }, 'auth warm-up failed'));
-  logger.info({ ports, endpoints: [...datastore.allEndpoints()].length }, 'kthena-router ready');
+  logger.info({ ports, extproc: opts.tls ? 'tls' : 'plaintext', endpoints: [...datastore.allEndpoints()].length }, 'kthena-router ready');
 
   return {
     datastore,

@@ -31,4 +31,18 @@ describe('config and CLI', () => {
     expect(() => parseCli(['--grpc-port', 'x'])).to.throw(CliError, /--grpc-port/);
     expect(() => parseCli(['--bogus'])).to.throw(CliError);
   });
+
+  it('parses the secure-serving flags (plaintext unless asked)', () => {
+    const tls = (argv: string[]) => {
+      const o = parseCli(argv);
+      if (o === 'help') throw new Error('help');
+      return o.tls;
+    };
+    expect(tls([])).to.equal(undefined);
+    expect(tls(['--secure-serving'])).to.equal('self-signed');
+    expect(tls(['--secure-serving', '--cert-path', '/certs'])).to.deep.equal({ certDir: '/certs' });
+    expect(tls(['--secure-serving', '--cert-path', '/certs', '--enable-cert-reload'])).to.deep.equal({ certDir: '/certs', reloadIntervalMs: 10_000 });
+    expect(() => tls(['--cert-path', '/certs'])).to.throw(CliError, /need --secure-serving/);
+    expect(() => tls(['--secure-serving', '--enable-cert-reload'])).to.throw(CliError, /needs --cert-path/);
+  });
 });

@@ -60,7 +60,7 @@ describe('deployment artifacts', () => {
     expect(deploy.spec.template.spec.securityContext.runAsNonRoot).to.equal(true);
   });
 
-  it('the gateway examples add pool flags the router accepts and point the pool at the router Service', () => {
+  it('the gateway examples add pool flags the router accepts, serve TLS as gateways expect, and point the pool at the router Service', () => {
     const [svc] = docs('manifests/base/service.yaml');
     for (const gw of ['envoy-gateway', 'kgateway', 'istio']) {
       const k = parse(read(`manifests/examples/${gw}/kustomization.yaml`));
@@ -70,6 +70,9 @@ describe('deployment artifacts', () => {
       expect(pool.spec.endpointPickerRef.name).to.equal(svc.metadata.name);
       expect(svc.spec.ports.map((p: any) => p.port)).to.include(pool.spec.endpointPickerRef.port.number);
       expect(added).to.include(`--pool-name=${pool.metadata.name}`);
+      // Envoy Gateway (AI Gateway's InferencePool support), kgateway and Istio (GIE's DestinationRule) dial the picker
+      // over TLS without verifying it, as GIE's own picker serves TLS with a self-signed certificate.
+      expect(added).to.include('--secure-serving');
       expect(() => parseResource(pool)).not.to.throw();
     }
   });
