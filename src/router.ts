@@ -87,6 +87,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     intervalMs: config.metrics.scrapeIntervalMs,
     timeoutMs: config.metrics.scrapeTimeoutMs,
     staleAfterMs: config.metrics.staleAfterMs,
+    maxScrapesPerSecond: config.metrics.maxScrapesPerSecond,
     getEndpoints: () => datastore.allEndpoints(),
     onUpdate: resetPicksOnFreshScrape(),
   });

@@ -27,6 +27,8 @@ export interface RouterConfig {
     scrapeTimeoutMs: number;
     /** Metrics older than this are stale and scored neutrally. */
     staleAfterMs: number;
+    /** Scrapes per second over all endpoints at most; a larger fleet is scraped less often than scrapeIntervalMs. */
+    maxScrapesPerSecond: number;
   };
   /** Flow control: hold or shed requests while every endpoint of their group is saturated. */
   flowControl: AdmissionConfig;
@@ -90,6 +92,7 @@ export function parseConfig(input: unknown): RouterConfig {
       scrapeIntervalMs: interval,
       scrapeTimeoutMs: num(metrics.scrapeTimeoutMs, Math.max(1000, interval), 'metrics.scrapeTimeoutMs', 10),
       staleAfterMs: num(metrics.staleAfterMs, Math.max(5000, interval * 4), 'metrics.staleAfterMs', 10),
+      maxScrapesPerSecond: num(metrics.maxScrapesPerSecond, 500, 'metrics.maxScrapesPerSecond', 1),
     },
     flowControl: {
       enabled: flow.enabled !== false,

@@ -4,7 +4,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { Endpoint } from '../datastore/endpoint.js';
 import { adapterFor, type EngineAdapter } from '../engines/index.js';
 import { logger } from '../observability/logger.js';
-import { scrapeErrorsTotal } from '../observability/metrics.js';
+import { scrapeErrorsTotal, scrapeIntervalGauge } from '../observability/metrics.js';
 import { ScrapeLoop, type ScrapeLoopContext } from './scrape-loop.js';
 
 export interface MetricsFetcherOptions {
@@ -16,6 +16,13 @@ export interface MetricsFetcherOptions {
   staleAfterMs?: number;
   /** Responses larger than this fail the scrape. Default 4 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Scrapes per second over all endpoints at most (default unlimited). A fleet larger than intervalMs allows is
+   * scraped every `endpoints / maxScrapesPerSecond` seconds instead, and staleness is judged against that period:
+   * at 1,000 endpoints, every 500 ms would cost over a core in parsing and HTTP, while the router's own count of
+   * its picks keeps load estimates current between scrapes.
+   */
+  maxScrapesPerSecond?: number;
   getEndpoints: () => Iterable<Endpoint>;
   /** Called after an endpoint's MetricsState changed (new metrics, an error, or turning stale). */
   onUpdate?: (endpoint: Endpoint) => void;
@@ -30,21 +37,26 @@ export class MetricsFetcher {
   private readonly loops = new Map<string, ScrapeLoop>();
   private readonly ctx: ScrapeLoopContext;
   private readonly intervalMs: number;
+  private readonly staleAfterMs: number;
+  private readonly maxScrapesPerSecond: number;
   private agent: Agent | undefined;
   private ticker: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: MetricsFetcherOptions) {
     this.intervalMs = positive(opts.intervalMs ?? 500, 'intervalMs');
+    this.staleAfterMs = positive(opts.staleAfterMs ?? 2000, 'staleAfterMs');
+    this.maxScrapesPerSecond = opts.maxScrapesPerSecond === undefined ? Infinity : positive(opts.maxScrapesPerSecond, 'maxScrapesPerSecond');
     const timeoutMs = positive(opts.timeoutMs ?? 1000, 'timeoutMs');
     this.ctx = {
       intervalMs: this.intervalMs,
       timeoutMs,
-      staleAfterMs: positive(opts.staleAfterMs ?? 2000, 'staleAfterMs'),
+      staleAfterMs: this.staleAfterMs,
       maxBodyBytes: positive(opts.maxBodyBytes ?? 4 * 1024 * 1024, 'maxBodyBytes'),
       dispatcher: () => this.dispatcher(),
       adapterFor: opts.adapterFor ?? ((e) => adapterFor(e.engine)),
       notify: (e) => this.notify(e),
     };
+    scrapeIntervalGauge.set(this.intervalMs / 1000);
   }
 
   /** Starts scraping; each new endpoint's first scrape is jittered over one interval. */
@@ -64,6 +76,11 @@ export class MetricsFetcher {
     const agent = this.agent;
     this.agent = undefined;
     await agent?.destroy().catch(() => undefined); // every scrape was aborted above: nothing to wait for
+  }
+
+  /** The scrape period in force: intervalMs, or longer when the fleet would exceed maxScrapesPerSecond. */
+  get effectiveIntervalMs(): number {
+    return this.ctx.intervalMs;
   }
 
   /** Reconciles the endpoint set and scrapes every endpoint once (joining scrapes already running). */
@@ -98,7 +115,6 @@ export class MetricsFetcher {
         loop = new ScrapeLoop(endpoint, this.ctx);
         this.loops.set(endpoint.address, loop);
       }
-      if (this.ticker) loop.start(Math.random() * this.intervalMs); // no-op when already running
     }
     for (const [address, loop] of this.loops) {
       if (seen.has(address)) continue;
@@ -106,6 +122,20 @@ export class MetricsFetcher {
       this.loops.delete(address);
       scrapeErrorsTotal.remove({ endpoint: address }); // pods churn: don't keep a series per dead pod
     }
+    this.pace();
+    if (this.ticker) for (const loop of this.loops.values()) loop.start(Math.random() * this.ctx.intervalMs); // no-op when running
+  }
+
+  /** Stretches the period (and the staleness bound with it) so that the whole fleet stays within the scrape budget. */
+  private pace(): void {
+    const interval = Math.max(this.intervalMs, (1000 * this.loops.size) / this.maxScrapesPerSecond);
+    if (interval === this.ctx.intervalMs) return;
+    if (interval > this.intervalMs || this.ctx.intervalMs > this.intervalMs) {
+      logger.info({ endpoints: this.loops.size, intervalMs: Math.round(interval), maxScrapesPerSecond: this.maxScrapesPerSecond }, 'metrics scrape period follows the fleet size');
+    }
+    this.ctx.intervalMs = interval;
+    this.ctx.staleAfterMs = Math.max(this.staleAfterMs, (this.staleAfterMs / this.intervalMs) * interval);
+    scrapeIntervalGauge.set(interval / 1000);
   }
 
   /** Keep-alive connections (undici's default 4 s idle limit stays below uvicorn's 5 s, so no reuse races). */

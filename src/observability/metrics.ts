@@ -26,6 +26,12 @@ export const picksTotal = new Counter({
   registers: [registry],
 });
 
+export const scrapeIntervalGauge = new Gauge({
+  name: 'kthena_router_metrics_scrape_interval_seconds',
+  help: 'Period between two scrapes of one endpoint: metrics.scrapeIntervalMs, or longer to keep the fleet within metrics.maxScrapesPerSecond.',
+  registers: [registry],
+});
+
 export const scrapeErrorsTotal = new Counter({
   name: 'kthena_router_scrape_errors_total',
   help: 'Failed scrapes of engine metrics, by endpoint.',

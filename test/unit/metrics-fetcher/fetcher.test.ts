@@ -133,6 +133,32 @@ describe('MetricsFetcher (real HTTP against fake engines)', function () {
     expect(pod.scrapes).to.equal(count);
   });
 
+  it('stretches the period to stay within maxScrapesPerSecond as the fleet grows, and back', async () => {
+    const pods = await Promise.all([1, 2, 3, 4].map((running) => fake({ engine: 'vllm', state: { running } })));
+    let set = pods.slice(0, 1).map((p) => endpointOf(p));
+    const f = fetcher({ getEndpoints: () => set, intervalMs: 40, staleAfterMs: 60, maxScrapesPerSecond: 25 });
+    f.start();
+    expect(f.effectiveIntervalMs).to.equal(40); // one endpoint: 25/s allows every 40 ms
+    await waitFor('first scrape', () => pods[0]!.scrapes >= 1);
+    set = pods.map((p) => endpointOf(p));
+    await sleep(60); // the next reconcile sees four endpoints
+    expect(f.effectiveIntervalMs).to.equal(160);
+    await waitFor('all scraped', () => set.every((e) => e.state.metrics !== undefined));
+    const before = pods.map((p) => p.scrapes);
+    let staleSeen = false;
+    for (let t = 0; t < 16; t++) {
+      await sleep(50);
+      staleSeen ||= set.some((e) => e.state.stale);
+    }
+    const rate = pods.reduce((n, p, i) => n + p.scrapes - before[i]!, 0) / 0.8;
+    expect(rate).to.be.within(10, 32); // ~25/s over the fleet, not the 100/s that 40 ms would give
+    // Staleness follows the period: 1.5 periods (60 ms at 40 ms) are now 240 ms, longer than one 160 ms period.
+    expect(staleSeen).to.equal(false);
+    set = pods.slice(0, 1).map((p) => endpointOf(p));
+    await sleep(60);
+    expect(f.effectiveIntervalMs).to.equal(40);
+  });
+
   it('on timeout records the error, keeps the old metrics until staleAfterMs, then marks stale', async () => {
     const pod = await fake({ engine: 'vllm', state: { running: 2 } });
     const ep = endpointOf(pod);
@@ -240,6 +266,7 @@ describe('MetricsFetcher (real HTTP against fake engines)', function () {
   });
 
   it('validates its options', () => {
+    expect(() => new MetricsFetcher({ getEndpoints: () => [], maxScrapesPerSecond: 0 })).to.throw(/maxScrapesPerSecond/);
     expect(() => new MetricsFetcher({ getEndpoints: () => [], intervalMs: 0 })).to.throw(/intervalMs/);
     expect(() => new MetricsFetcher({ getEndpoints: () => [], timeoutMs: -1 })).to.throw(/timeoutMs/);
   });
