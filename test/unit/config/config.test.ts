@@ -7,6 +7,7 @@ describe('config and CLI', () => {
     const c = parseConfig({});
     expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
+    expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
   });
 
@@ -20,6 +21,7 @@ describe('config and CLI', () => {
   it('rejects wrong types with the field name', () => {
     expect(() => parseConfig({ router: { maxBodyBytes: 'big' } })).to.throw(ConfigError, /router.maxBodyBytes/);
     expect(() => parseConfig({ metrics: [] })).to.throw(/metrics must be a mapping/);
+    expect(() => parseConfig({ metrics: { maxScrapesPerSecond: 0 } })).to.throw(ConfigError, /metrics.maxScrapesPerSecond/);
   });
 
   it('parses the CLI contract', () => {
