@@ -14,13 +14,15 @@ import { startRouter } from '../router.js';
 import { startSimulator, type SimulatorHandle } from '../sim/index.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
+/** Outside DEMO_DIR, which holds resources only: the router reads every YAML file there as resources. */
+const DEMO_CONFIG = fileURLToPath(new URL('../../examples/router-config.yaml', import.meta.url));
 
 /** Relative GPU speed by the demo pods' `gpu` label: shows the router coping with heterogeneous hardware. */
 const GPU_SPEED: Record<string, number> = { a100: 1, l4: 0.5 };
 
 async function loadDemoResources(dir: string): Promise<Resource[]> {
   const out: Resource[] = [];
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.yaml') && n !== 'router-config.yaml').sort()) {
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.yaml')).sort()) {
     for (const doc of parseAllDocuments(await readFile(join(dir, name), 'utf8'))) {
       const r = parseResource(doc.toJS());
       if (r) out.push(r);
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
   const resourcesPaths = cli.resources.length > 0 ? cli.resources : [DEMO_DIR];
   const resources = (await Promise.all(resourcesPaths.map(loadDemoResources))).flat();
   const sims = await startFleet(resources);
-  const config = await loadConfig(cli.config ?? join(DEMO_DIR, 'router-config.yaml'));
+  const config = await loadConfig(cli.config ?? DEMO_CONFIG);
   const router = await startRouter({
     config,
     resources: resourcesPaths,

@@ -27,7 +27,7 @@ describe('scheduler framework', () => {
   });
 
   it('has the benchmark\'s "ours" policy as its built-in default, as the demo\'s config spells it out', () => {
-    for (const file of ['bench/configs/ours.yaml', 'examples/demo/router-config.yaml']) {
+    for (const file of ['bench/configs/ours.yaml', 'examples/router-config.yaml']) {
       const config = parse(readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8'));
       expect(parseSchedulerConfig(config.scheduler), file).to.deep.equal(DEFAULT_SCHEDULER);
     }
