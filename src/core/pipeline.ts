@@ -11,6 +11,7 @@ import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
 import { modelList } from './models.js';
+import { spliceModel } from '../openai/model-splice.js';
 import { pickPrefillDecode, rankPrefillDecode, type PrefillDecodePair } from '../scheduler/pd/pick.js';
 import { pdProtocol, PREFILLER_HEADER } from '../scheduler/pd/convention.js';
 import type { PDGroup } from '../resources/types.js';
@@ -212,7 +213,7 @@ export class RoutingPipeline implements Pipeline {
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
       // A client must not steer the prefill pick or the gateway's provider route either.
       removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
-      body: rewritten ? Buffer.from(JSON.stringify(body)) : undefined,
+      body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
         timeoutMs: policy?.timeoutMs ?? 0,
