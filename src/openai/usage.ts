@@ -7,6 +7,7 @@ export interface Usage {
 }
 
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
+const NON_EMPTY_CHOICES = /"choices"\s*:\s*\[\s*[^\]\s]/;
 
 export class UsageReader {
   private sse = false;
@@ -51,6 +52,12 @@ export class UsageReader {
       if (!line.startsWith('data:')) continue;
       const data = line.slice(5).trim();
       if (data === '' || data === '[DONE]') continue;
+      // Most events are one token each: a pattern counts them, and only an event that names usage is parsed. The
+      // patterns cannot match inside string values, where quotes are escaped.
+      if (!data.includes('"usage"')) {
+        if (NON_EMPTY_CHOICES.test(data)) this.deltas++;
+        continue;
+      }
       const event = tryJson(data);
       if (event === undefined) continue;
       const choices = (event as { choices?: unknown }).choices;

@@ -67,4 +67,19 @@ describe('openai bodies', () => {
     v.push(Buffer.from(stream.split('data: {"choices":[],')[0]!), true);
     expect(v.outputTokens()).to.equal(2);
   });
+
+  it('counts content events without parsing them, and is not fooled by look-alikes inside strings', () => {
+    const u = new UsageReader();
+    u.setContentType('text/event-stream');
+    const events = [
+      '{"id":"1","choices":[{"delta":{"content":"\\"usage\\":{\\"completion_tokens\\":99}"}}]}',
+      '{"id":"2","choices": [ {"delta":{"content":"\\"choices\\":[1]"}}]}',
+      '{"id":"3","choices":[]}',
+      '{"id":"4","choices":[],"usage":null}',
+    ];
+    u.push(Buffer.from(events.map((e) => `data: ${e}\n\n`).join('')), true);
+    for (const e of events) expect(() => JSON.parse(e), e).not.to.throw();
+    expect(u.usage).to.deep.equal({});
+    expect(u.outputTokens()).to.equal(2);
+  });
 });
