@@ -2,14 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { EXT_PROC_SERVICE } from './proto.js';
 
 // grpc.health.v1 for Envoy and Kubernetes probes. `liveness` answers SERVING while the process runs;
-// `""`, `readiness` and the ext_proc service follow readiness (synced, and leader where that applies) and
+// `""`, `readiness`, the ext_proc service and `inference-extension` (the name the Gateway API Inference Extension's
+// chart probes, so its probe settings work unchanged) follow readiness (synced, and leader where that applies) and
 // turn NOT_SERVING while draining. Check on an unknown name fails with NOT_FOUND (per the gRPC health
 // spec); Watch reports SERVICE_UNKNOWN and keeps watching.
 
 export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
 export type ServingStatusValue = (typeof ServingStatus)[keyof typeof ServingStatus];
 
-const READINESS_SERVICES = new Set(['', 'readiness', EXT_PROC_SERVICE]);
+const READINESS_SERVICES = new Set(['', 'readiness', EXT_PROC_SERVICE, 'inference-extension']);
 const LIVENESS_SERVICE = 'liveness';
 
 interface HealthRequest {

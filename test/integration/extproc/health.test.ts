@@ -57,13 +57,13 @@ describe('gRPC health (grpc.health.v1)', () => {
   it('answers liveness SERVING and readiness NOT_SERVING until ready, on both ports', async () => {
     for (const client of [main, separate]) {
       expect(await check(client, 'liveness')).to.equal(ServingStatus.SERVING);
-      for (const service of ['', 'readiness', EXT_PROC_SERVICE]) {
+      for (const service of ['', 'readiness', EXT_PROC_SERVICE, 'inference-extension']) {
         expect(await check(client, service)).to.equal(ServingStatus.NOT_SERVING);
       }
     }
     server.setReady(true);
     for (const client of [main, separate]) {
-      for (const service of ['', 'readiness', EXT_PROC_SERVICE, 'liveness']) {
+      for (const service of ['', 'readiness', EXT_PROC_SERVICE, 'inference-extension', 'liveness']) {
         expect(await check(client, service)).to.equal(ServingStatus.SERVING);
       }
     }
