@@ -3,6 +3,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '../../config/errors.js';
 import { logger } from '../../observability/logger.js';
 
 type IdentityUpdate = experimental.IdentityCertificateUpdate;
@@ -29,7 +30,7 @@ export class CertificateDirectory implements experimental.CertificateProvider {
     try {
       this.latest = checkedPair(readFileSync(this.certFile), readFileSync(this.keyFile));
     } catch (err) {
-      throw new Error(`TLS certificate in ${dir} (tls.crt, tls.key): ${(err as Error).message}`);
+      throw new ConfigError(`TLS certificate in ${dir} (tls.crt, tls.key): ${(err as Error).message}`);
     }
   }
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,15 @@ describe('router process with --secure-serving', function () {
     } finally {
       envoy.close();
     }
+  });
+
+  it('refuses to start on a missing certificate with exit code 2 and a one-line reason', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--secure-serving', '--cert-path', join(dir, 'nope'),
+      '--host', '127.0.0.1', '--grpc-port', '0', '--health-port', '0', '--http-port', '0', '--metrics-port', '0'],
+    { cwd: new URL('../../..', import.meta.url).pathname, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.match(/^kthena-router: TLS certificate in .*nope \(tls\.crt, tls\.key\): ENOENT/);
+    expect(r.stderr).not.to.contain('    at ');
   });
 
   it('gives a plaintext client nothing', async () => {
