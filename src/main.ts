@@ -2,6 +2,7 @@
 import { CliError, parseCli, USAGE } from './cli.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { logger } from './observability/logger.js';
+import { ListenError } from './frontends/listen-error.js';
 import { ResourceError } from './resources/errors.js';
 import { startRouter } from './router.js';
 import { KubernetesSource } from './sources/kubernetes/index.js';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
 process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
 
 main().catch((err) => {
-  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ResourceError;
+  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ResourceError || err instanceof ListenError;
   process.stderr.write(`kthena-router: ${known ? err.message : (err as Error).stack ?? String(err)}\n`);
   if (err instanceof CliError) process.stderr.write(`\n${USAGE}`);
   process.exit(2);

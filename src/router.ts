@@ -10,6 +10,7 @@ import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
 import type { TlsOption } from './frontends/extproc/credentials.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
+import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
@@ -101,26 +102,33 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   let health: HealthServer | undefined;
   let proxy: ProxyServer | undefined;
   try {
-    ports.grpc = (
-      await extproc.start({
+    const started = await listening('ext_proc', '--grpc-port', opts.host, opts.grpcPort, () =>
+      extproc.start({
         host: opts.host,
         port: opts.grpcPort,
         ...(opts.tls && { tls: opts.tls }),
         pipeline,
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
-      })
-    ).port;
+      }),
+    );
+    ports.grpc = started.port;
     if (opts.healthPort !== 0) {
-      health = await startHealthServer({ host: opts.host, port: opts.healthPort, health: extproc.health });
+      health = await listening('gRPC health', '--health-port', opts.host, opts.healthPort, () =>
+        startHealthServer({ host: opts.host, port: opts.healthPort, health: extproc.health }),
+      );
       ports.health = health.port;
     }
     if (opts.httpPort !== 0) {
-      proxy = await startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes });
+      proxy = await listening('the proxy', '--http-port', opts.host, opts.httpPort, () =>
+        startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes }),
+      );
       ports.http = proxy.port;
     }
     if (opts.metricsPort !== 0) {
-      metricsServer = await startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() });
+      metricsServer = await listening('metrics', '--metrics-port', opts.host, opts.metricsPort, () =>
+        startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() }),
+      );
       ports.metrics = (metricsServer.address() as { port: number }).port;
     }
   } catch (err) {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CliError, parseCli, USAGE } from '../cli.js';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { ListenError } from '../frontends/listen-error.js';
 import { matchesLabels } from '../datastore/labels.js';
 import { parseResource } from '../resources/parse.js';
 import type { ModelRouteResource, ModelServerResource, PodResource, Resource } from '../resources/types.js';
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`kthena demo: ${err instanceof CliError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ListenError;
+  process.stderr.write(`kthena demo: ${known ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(2);
 });
