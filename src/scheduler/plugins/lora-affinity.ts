@@ -8,8 +8,8 @@ type Residency = 'running' | 'waiting' | 'free' | 'full';
 
 /**
  * LoRA adapter placement (vLLM's max_loras slots).
- * Filter: drops endpoints that cannot load the adapter now: every slot holds another running adapter and the adapter
- * is not resident there. If that leaves nothing, keeps them all (the engines queue the request).
+ * Filter: drops endpoints that cannot load the adapter now: every slot holds another adapter (running there, or sent
+ * there by this router and not finished: the next scrape would show it) and the adapter is not resident there. If that leaves nothing, keeps them all (the engines queue the request).
  * Score: adapter running (runningScore, 100) > waiting or sent there by this router and not finished (waitingScore,
  * 70) > a free slot (freeSlotScore, 40) > every slot busy with other adapters (0). Stale metrics score as a free slot.
  * Requests for the base model (no adapter) pass through: kept, and scored alike.
@@ -40,8 +40,8 @@ export function loraAffinity(args: PluginArgs): Plugin {
     const fresh = m && !ep.state.stale;
     if (fresh && m.runningLoras.includes(adapter)) return 'running';
     if ((fresh && m.waitingLoras.includes(adapter)) || inflight.get(ep.address)?.has(adapter)) return 'waiting';
-    if (!fresh || m.maxLoras === undefined || m.runningLoras.length < m.maxLoras) return 'free';
-    return 'full';
+    if (!fresh || m.maxLoras === undefined) return 'free';
+    return slotsTaken(m.runningLoras, inflight.get(ep.address)) < m.maxLoras ? 'free' : 'full';
   };
   return {
     name: NAME,
@@ -78,4 +78,12 @@ export function loraAffinity(args: PluginArgs): Plugin {
       for (const a of addresses) inflight.delete(a);
     },
   };
+}
+
+/** Distinct adapters holding a slot: those running, and those this router sent there since (they take one on arrival). */
+function slotsTaken(running: readonly string[], sent: ReadonlyMap<string, number> | undefined): number {
+  if (!sent) return running.length;
+  let n = running.length;
+  for (const adapter of sent.keys()) if (!running.includes(adapter)) n++;
+  return n;
 }

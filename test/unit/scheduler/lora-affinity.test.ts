@@ -34,6 +34,21 @@ describe('lora-affinity', () => {
     expect(make().filter!(req('sql'), [waiting])).to.deep.equal([waiting]);
   });
 
+  it('counts the slots taken by adapters it sent since the last scrape', () => {
+    const p = make();
+    const a = endpoint('10.0.1.1:1', { runningLoras: ['chat'], maxLoras: 2 });
+    const b = endpoint('10.0.1.2:1', { runningLoras: ['chat'], maxLoras: 2 });
+    expect(p.filter!(req('sql'), [a, b])).to.deep.equal([a, b]);
+    const math = req('math');
+    p.onPicked!(math, a); // a's second slot goes to math before any scrape shows it
+    expect(p.filter!(req('sql'), [a, b])).to.deep.equal([b]);
+    expect(p.score!(req('sql'), [a, b])).to.deep.equal([0, 40]);
+    p.onPicked!(req('chat'), a); // an adapter already running there takes no extra slot
+    expect(p.score!(req('sql'), [a, b])).to.deep.equal([0, 40]);
+    p.onComplete!(math, a, 'success');
+    expect(p.filter!(req('sql'), [a, b])).to.deep.equal([a, b]);
+  });
+
   it('keeps every endpoint when none can load the adapter now', () => {
     expect(make().filter!(req('sql'), [full])).to.deep.equal([full]);
   });
