@@ -29,15 +29,17 @@ export type ReserveOutcome =
   | { ok: true; reservation: Reservation; headers: Record<string, string> }
   | { ok: false; status: number; headers: Record<string, string>; message: string; code: string };
 
+export interface ReserveRequest {
+  principal: Principal;
+  model: string;
+  routeKey?: string;
+  routeLimit?: RouteRateLimit;
+  inputTokens: number;
+  maxOutputTokens: number;
+}
+
 export interface RateLimitFilter {
-  reserve(req: {
-    principal: Principal;
-    model: string;
-    routeKey?: string;
-    routeLimit?: RouteRateLimit;
-    inputTokens: number;
-    maxOutputTokens: number;
-  }): Promise<ReserveOutcome>;
+  reserve(req: ReserveRequest): Promise<ReserveOutcome>;
 }
 
 /** Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. */

@@ -1,6 +1,6 @@
 import type { RouteRateLimit } from '../../resources/types.js';
 import { tokensTotal } from '../../observability/metrics.js';
-import type { Principal } from '../auth/types.js';
+import type { ReserveRequest } from '../../core/filters.js';
 import type { Outcome } from './algorithms.js';
 import { DIMENSIONS, limitOf, UNIT_MS, type Dimension, type Limits, type RateLimitConfig } from './config.js';
 import { rateLimitHeaders, type DimensionReport } from './headers.js';
@@ -20,14 +20,7 @@ import { LocalStore, type DimSpec, type LimitStore } from './store.js';
 
 export type KeyType = 'route' | 'user' | 'tier' | 'model';
 
-export interface ReserveRequest {
-  principal: Principal;
-  model: string;
-  routeKey?: string;
-  routeLimit?: RouteRateLimit;
-  inputTokens: number;
-  maxOutputTokens: number;
-}
+export type { ReserveRequest };
 
 export type ReserveResult =
   | { ok: true; reservation: Reservation; headers: Record<string, string> }
