@@ -1,5 +1,6 @@
 // One HTTP GET of an engine's /metrics page with a hard size cap. Timeouts come from the caller's AbortSignal.
 import { request, type Dispatcher } from 'undici';
+import { readCapped } from '../http/read-capped.js';
 
 export interface FetchTextOptions {
   dispatcher: Dispatcher;
@@ -30,15 +31,7 @@ export async function fetchMetricsText(url: string, options: FetchTextOptions): 
     body.destroy();
     throw new ScrapeHttpError(`response of ${declared} bytes exceeds the ${options.maxBytes}-byte limit`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > options.maxBytes) {
-      body.destroy();
-      throw new ScrapeHttpError(`response exceeds the ${options.maxBytes}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+  const whole = await readCapped(body, options.maxBytes);
+  if (!whole) throw new ScrapeHttpError(`response exceeds the ${options.maxBytes}-byte limit`);
+  return whole.toString('utf8');
 }

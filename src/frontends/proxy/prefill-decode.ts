@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Exchange, Outcome, PrefillDecodePlan, PrefillDecodeTarget } from '../../core/types.js';
+import { readCapped } from '../../http/read-capped.js';
 import type { Logger } from '../../observability/logger.js';
 import { concurrentPhases, decodeBody, newBootstrapRoom, prefillBody } from '../../scheduler/pd/convention.js';
 import { proxyPrefills, proxyPrefillSeconds } from './metrics.js';
@@ -207,18 +208,9 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 }
 
 async function readText(body: Readable, maxBytes: number): Promise<string> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      body.on('error', () => undefined);
-      body.destroy();
-      throw new Error(`prefill answer exceeds ${maxBytes} bytes`);
-    }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, total).toString('utf8');
+  const whole = await readCapped(body, maxBytes);
+  if (!whole) throw new Error(`prefill answer exceeds ${maxBytes} bytes`);
+  return whole.toString('utf8');
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
