@@ -177,16 +177,15 @@ export class RoutingPipeline implements Pipeline {
       throw err;
     }
     const primary = ranked[0]!;
-    primary.picksSinceScrape++;
-    this.opts.scheduler.picked(sreq, primary);
-    picksTotal.inc({ model_server: target.group, endpoint: primary.address });
+    const recordPick = (r: SchedulingRequest, ep: Endpoint) => {
+      ep.picksSinceScrape++;
+      this.opts.scheduler.picked(r, ep);
+      picksTotal.inc({ model_server: target.group, endpoint: ep.address });
+    };
+    recordPick(sreq, primary);
+    // The prefill phase is a request of its own to the lifecycle plugins (prefix claims, LoRA counts).
     const prefill = pd && { request: { ...sreq }, endpoint: pd.pairs[0]!.prefill };
-    if (prefill) {
-      // The prefill phase is a request of its own to the lifecycle plugins (prefix claims, LoRA counts).
-      prefill.endpoint.picksSinceScrape++;
-      this.opts.scheduler.picked(prefill.request, prefill.endpoint);
-      picksTotal.inc({ model_server: target.group, endpoint: prefill.endpoint.address });
-    }
+    if (prefill) recordPick(prefill.request, prefill.endpoint);
 
     const rewritten = upstreamModel !== parsed.model;
     const exchange = new RequestExchange({
