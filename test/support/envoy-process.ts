@@ -52,7 +52,7 @@ export function setClusterEndpoints(config: EnvoyBootstrap, cluster: string, end
 }
 
 export function findCluster(config: EnvoyBootstrap, name: string): EnvoyBootstrap {
-  const c = (config.static_resources?.clusters ?? []).find((x) => x.name === name);
+  const c = (config.static_resources?.clusters ?? []).find((x: EnvoyBootstrap) => x.name === name);
   if (!c) throw new Error(`bootstrap has no cluster ${name}`);
   return c;
 }
