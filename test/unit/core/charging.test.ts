@@ -21,7 +21,7 @@ function exchange() {
     requestId: 'r',
     datastore: new Datastore(),
     scheduler: new Scheduler(DEFAULT_SCHEDULER, seeded(1)),
-    schedulingRequest: { requestId: 'r', model: 'm', promptText: '', headers: new Map() },
+    schedulingRequest: { requestId: 'r', model: 'm', promptText: '', headers: new Map(), group: 'g' },
     reservation,
     labels: { model: 'm', route: 'r' },
   });
