@@ -55,6 +55,10 @@ export class RequestExchange implements Exchange {
   private readonly usage = new UsageReader();
   private status = 0;
   private finished = false;
+  /** The request left the router for an upstream (see `dispatched`): its tokens are charged, not given back. */
+  private sentUpstream = false;
+  /** The whole response body went by: usage not seen by then was never sent. */
+  private bodyEnded = false;
   private readonly rewriter?: ModelNameRewriter;
   /** The prefill endpoint the scheduler's lifecycle hooks know for this request. */
   private prefillEndpoint: Endpoint | undefined;
@@ -69,6 +73,10 @@ export class RequestExchange implements Exchange {
     this.address = init.primary?.address ?? '';
     if (init.primary) acquire(init.primary);
     if (init.modelRewrite) this.rewriter = new ModelNameRewriter(init.modelRewrite.upstream, init.modelRewrite.client);
+  }
+
+  dispatched(): void {
+    if (!this.finished) this.sentUpstream = true;
   }
 
   served(address: string): void {
@@ -94,6 +102,7 @@ export class RequestExchange implements Exchange {
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {
     if (this.finished) return chunk;
+    if (endOfStream) this.bodyEnded = true;
     this.usage.push(chunk, endOfStream);
     const out = this.init.transform ? this.init.transform.body(chunk, endOfStream) : chunk;
     return this.rewriter ? this.rewriter.push(out, endOfStream) : out;
@@ -143,10 +152,10 @@ export class RequestExchange implements Exchange {
     if (this.prefillInFlight) release(this.prefillInFlight);
     this.prefillInFlight = undefined;
     this.init.admission?.done();
-    const out = this.usage.outputTokens();
     const { model, route } = this.init.labels;
+    // Only a request that never left the router gets its tokens back: cancelling after the pick must not dodge a limit.
     if (this.init.reservation) {
-      if (effective === 'success' || out > 0) this.init.reservation.commit(out);
+      if (this.sentUpstream) this.init.reservation.commit(this.outputCharge());
       else this.init.reservation.release();
     }
     requestsTotal.inc({ model, route, outcome: effective });
@@ -160,6 +169,17 @@ export class RequestExchange implements Exchange {
       this.prefillCompleted = true;
       this.init.scheduler.completed(this.init.prefill.request, this.prefillEndpoint, effective);
     }
+  }
+
+  /**
+   * Output tokens to charge: what the response reported or streamed so far; none for a complete body or an error
+   * status that reported nothing; otherwise (cut off before any output was seen, or a gateway that never shows us the
+   * response) undefined: the reserved `max_tokens` share stays charged.
+   */
+  private outputCharge(): number | undefined {
+    if (this.usage.sawOutput()) return this.usage.outputTokens();
+    if (this.bodyEnded || this.status >= 400) return 0;
+    return undefined;
   }
 }
 

@@ -21,7 +21,12 @@ export interface AuthFilter {
 }
 
 export interface Reservation {
-  commit(actualOutputTokens: number): void;
+  /**
+   * The request reached an upstream: its input tokens stay charged, and the reserved output tokens are replaced by
+   * `actualOutputTokens`, or kept (the `max_tokens` share) when it is undefined because no output was ever seen.
+   */
+  commit(actualOutputTokens?: number): void;
+  /** The request never left the router: give everything back. */
   release(): void;
 }
 

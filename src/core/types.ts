@@ -98,6 +98,11 @@ export interface Exchange {
   served(address: string): void;
   /** Returns headers to add to the response sent to the client, if any. */
   responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
+  /**
+   * The request left the router for an upstream: ext_proc sent the pick to the gateway, or the proxy sent an attempt
+   * that did not fail to connect. From then on its input tokens stay charged whatever happens to the client.
+   */
+  dispatched?(): void;
   /** An attempt on `address` failed before any response (connect error, reset, timeout, a retried 5xx or 429). */
   attemptFailed?(address: string): void;
   /** Prefill/decode run by the front door: a prefill request is on its way to `address` (in flight there). */

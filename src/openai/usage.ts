@@ -44,6 +44,11 @@ export class UsageReader {
     return this.usage.completionTokens ?? this.deltas;
   }
 
+  /** Whether the response said anything about its output so far: a usage count or at least one delta. */
+  sawOutput(): boolean {
+    return this.usage.completionTokens !== undefined || this.deltas > 0;
+  }
+
   private pushSse(text: string, end: boolean): void {
     const lines = (this.lineRest + text).split('\n');
     this.lineRest = end ? '' : lines.pop()!;

@@ -4,7 +4,12 @@ import type { ReserveRequest } from '../../core/filters.js';
 import type { Outcome } from './algorithms.js';
 import { DIMENSIONS, limitOf, UNIT_MS, type Dimension, type Limits, type RateLimitConfig } from './config.js';
 import { rateLimitHeaders, type DimensionReport } from './headers.js';
-import { rateLimitRedisErrorsTotal, rateLimitRedisFailureDecisionsTotal, rateLimitRejectionsTotal } from './metrics.js';
+import {
+  rateLimitRedisErrorsTotal,
+  rateLimitRedisFailureDecisionsTotal,
+  rateLimitRejectionsTotal,
+  rateLimitReservationsOpen,
+} from './metrics.js';
 import { RedisStore } from './redis-store.js';
 import { LocalStore, type DimSpec, type LimitStore } from './store.js';
 
@@ -14,9 +19,10 @@ import { LocalStore, type DimSpec, type LimitStore } from './store.js';
 //   user   – `users.<name>` or, failing that, the caller's tier (`tiers.<tier>`, else `defaultTier`), per user;
 //   tier   – `tiers.<tier>.shared`, one budget for all users of the tier together;
 //   model  – the first `models` glob matching the model, one budget per model name.
-// Each subject takes 1 request, the input tokens and `max_tokens` (capped at the output budget) up front. After the
-// response, `commit` replaces the reserved output tokens by the real ones; `release` returns everything when the
-// request never reached an upstream.
+// Each subject takes 1 request, the input tokens and `max_tokens` (capped at the output budget) up front. Once the
+// request went upstream, `commit` keeps the request and its input tokens charged and replaces the reserved output
+// tokens by the real ones (or keeps them when none were seen); `release` returns everything, only for a request that
+// never left the router.
 
 export type KeyType = 'route' | 'user' | 'tier' | 'model';
 
@@ -188,12 +194,19 @@ export class Reservation {
     private readonly parts: Part[],
     private readonly model: string,
     private readonly tenant: string,
-  ) {}
+  ) {
+    rateLimitReservationsOpen.inc();
+  }
 
-  /** The response is complete: charge the real output tokens instead of the reserved `max_tokens`. */
-  commit(actualOutputTokens: number): void {
+  /**
+   * The request reached an upstream: charge the real output tokens instead of the reserved `max_tokens` share, or
+   * keep that share when the output is unknown (undefined).
+   */
+  commit(actualOutputTokens?: number): void {
     if (this.settled) return;
     this.settled = true;
+    rateLimitReservationsOpen.dec();
+    if (actualOutputTokens === undefined) return;
     const actual = Number.isFinite(actualOutputTokens) ? Math.max(0, actualOutputTokens) : 0;
     tokensTotal.inc({ direction: 'output', model: this.model, tenant: this.tenant }, actual);
     for (const p of this.parts) {
@@ -207,6 +220,7 @@ export class Reservation {
   release(): void {
     if (this.settled) return;
     this.settled = true;
+    rateLimitReservationsOpen.dec();
     for (const p of this.parts) fireAndForget(p, p.costs, 'release');
   }
 }

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
 
 export const rateLimitRejectionsTotal = new Counter({
@@ -19,5 +19,11 @@ export const rateLimitRedisFailureDecisionsTotal = new Counter({
   name: 'kthena_router_ratelimit_redis_failure_decisions_total',
   help: 'Requests decided by the Redis failure mode while Redis was unavailable (open = admitted, closed = refused).',
   labelNames: ['decision'] as const,
+  registers: [registry],
+});
+
+export const rateLimitReservationsOpen = new Gauge({
+  name: 'kthena_router_ratelimit_reservations_open',
+  help: 'Granted rate-limit reservations not yet settled (requests in progress); it returns to 0 when the router is idle.',
   registers: [registry],
 });

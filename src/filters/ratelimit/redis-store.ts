@@ -7,9 +7,11 @@ import { ACQUIRE_SCRIPT, ADJUST_SCRIPT } from './lua.js';
 import type { DimSpec, LimitStore } from './store.js';
 
 // Limit state in Redis (or Redis Cluster), shared by every router replica. Each call is one atomic Lua script on one
-// key. Calls never queue behind a dead connection: while disconnected a call waits at most `timeoutMs` for the
-// connection to come back, and every command is bounded by the same timeout; the caller applies the failure mode.
-// ioredis reconnects in the background (backoff up to 2 s), so limits recover on their own when Redis returns.
+// key, bounded by `timeoutMs`; the caller applies the failure mode. Calls never queue behind a dead connection: a
+// circuit opens as soon as the connection is known to be down (a refused or failed connect, a lost connection, or a
+// call that waited `timeoutMs` for the first connect), and while it is open every call fails at once, so fail-open
+// admits without delay, at start as well as later. ioredis reconnects in the background (backoff up to 2 s); the
+// circuit closes when the connection is ready again, and limits are enforced again from that moment.
 
 interface ScriptClient {
   rlAcquire(key: string, ...args: Array<string | number>): Promise<number[]>;
@@ -23,8 +25,8 @@ export class RedisStore implements LimitStore {
   private readonly client: Redis | Cluster;
   private readonly label: string;
   private failing = false;
-  /** Until the first connection, a call may wait for the connect itself rather than fail open at once. */
-  private connectedOnce = false;
+  /** The connection is known to be down: calls fail at once until it is ready again. */
+  private circuitOpen = false;
 
   constructor(
     address: string,
@@ -55,8 +57,9 @@ export class RedisStore implements LimitStore {
     this.client.defineCommand('rlAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand('rlAdjust', { numberOfKeys: 1, lua: ADJUST_SCRIPT });
     this.client.on('error', (err: Error) => this.markFailing(err));
+    this.client.on('close', () => (this.circuitOpen = true));
     this.client.on('ready', () => {
-      this.connectedOnce = true;
+      this.circuitOpen = false;
       if (this.failing) logger.info({ redis: this.label }, 'rate-limit Redis reachable again');
       this.failing = false;
       log.reset(this.label);
@@ -100,29 +103,35 @@ export class RedisStore implements LimitStore {
   }
 
   private async run<T>(op: (c: ScriptClient) => Promise<T>): Promise<T> {
+    if (this.circuitOpen && this.client.status !== 'ready') {
+      throw new Error(`Redis ${this.label} unavailable (${this.client.status})`);
+    }
     try {
-      if (this.client.status !== 'ready') {
-        await this.whenReady(this.connectedOnce ? this.settings.timeoutMs : Math.max(1000, this.settings.timeoutMs));
-      }
+      if (this.client.status !== 'ready') await this.whenReady(this.settings.timeoutMs);
       return await op(this.client as unknown as ScriptClient);
     } catch (err) {
+      if (this.client.status !== 'ready') this.circuitOpen = true;
       this.markFailing(err as Error);
       throw err;
     }
   }
 
+  /** Resolves when the connection is ready; fails when it closes first or after `timeoutMs`. */
   private whenReady(timeoutMs: number): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const onReady = () => {
+      const settle = (err?: Error) => {
         clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
         this.client.off('ready', onReady);
-        reject(new Error(`Redis ${this.label} not connected (${this.client.status})`));
-      }, timeoutMs);
+        this.client.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => settle();
+      const onClose = () => settle(new Error(`Redis ${this.label} connection closed`));
+      const timer = setTimeout(() => settle(new Error(`Redis ${this.label} not connected (${this.client.status})`)), timeoutMs);
       this.client.once('ready', onReady);
+      this.client.once('close', onClose);
     });
   }
 

@@ -279,6 +279,8 @@ export class ProcessStream {
       return this.reject(decision.status, decision.headers, decision.body, 'kthena_router_rejected');
     }
     this.route(decision);
+    // The pick is on its way to Envoy, which sends the request upstream: from here on its tokens stay charged.
+    this.hook((x) => x.dispatched?.());
     this.body.clear();
     this.phase = 'decided';
     if (this.requestTrailersOwed) this.flushRequestTrailers();

@@ -64,6 +64,8 @@ export class Forwarding {
   private timedOut = false;
   private upstreamBody: Readable | undefined;
   private exchangeFinished = false;
+  /** Upstream requests under way (the prefill and decode of one pair may overlap). */
+  private sending = 0;
   /** The client has its answer, or is gone. */
   private closed = false;
 
@@ -268,7 +270,25 @@ export class Forwarding {
     return next;
   }
 
-  private send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  /**
+   * One request to an upstream. Once it may have reached the pod (it was answered, or failed other than by a failed
+   * connect) the exchange counts it as dispatched, so its tokens stay charged.
+   */
+  private async send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    this.sending++;
+    try {
+      const response = await this.request(d, address, headers, body, signal);
+      d.exchange.dispatched?.();
+      return response;
+    } catch (err) {
+      if (!isConnectError(err)) d.exchange.dispatched?.();
+      throw err;
+    } finally {
+      this.sending--;
+    }
+  }
+
+  private request(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const target = upstreamTarget(d.upstream, address, d.setHeaders[':path'] ?? this.input.path);
     return this.dispatcherFor(d.upstream).request({
       origin: target.origin,
@@ -338,6 +358,8 @@ export class Forwarding {
 
   private readonly onClientClose = (): void => {
     if (this.closed) return;
+    // A client leaving while a request is out must not get its tokens back: the pod is already working on it.
+    if (this.sending > 0) this.decision.exchange.dispatched?.();
     this.close('cancelled');
     this.abort.abort();
     this.upstreamBody?.destroy();

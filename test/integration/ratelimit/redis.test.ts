@@ -114,7 +114,12 @@ describe('ratelimit: Redis store against a real redis-server', function () {
     expect(await metricValue('kthena_router_ratelimit_redis_errors_total', { operation: 'acquire' })).to.equal(errorsBefore + 4);
 
     await redis.resume(); // empty: no persistence
-    await waitFor(async () => (await l.reserve(req())).ok);
+    // Fail-open admits at once, so an admission says nothing: recovered once a decision is no longer a fail-open one.
+    await waitFor(async () => {
+      const open = await metricValue('kthena_router_ratelimit_redis_failure_decisions_total', { decision: 'open' });
+      await l.reserve(req());
+      return (await metricValue('kthena_router_ratelimit_redis_failure_decisions_total', { decision: 'open' })) === open;
+    });
     // Limits apply again: one more fits in the fresh bucket, then 429.
     let refused = false;
     for (let i = 0; i < 3 && !refused; i++) refused = !(await l.reserve(req())).ok;

@@ -97,6 +97,20 @@ describe('ratelimit: limiter (in-memory)', () => {
     expect((await l.reserve(req({ maxOutputTokens: 1 }))).ok).to.equal(false);
   });
 
+  it('commit without a known output keeps the input and the reserved max_tokens share, and settles the gauge', async () => {
+    const l = make({ users: { alice: { inputTokensPerUnit: 100, outputTokensPerUnit: 1000, unit: 'hour' } } });
+    const open = await metricValue('kthena_router_ratelimit_reservations_open', {});
+    const a = await l.reserve(req({ inputTokens: 60, maxOutputTokens: 800 }));
+    expect(await metricValue('kthena_router_ratelimit_reservations_open', {})).to.equal(open + 1);
+    if (!a.ok) throw new Error('expected a grant');
+    a.reservation.commit(undefined);
+    expect(await metricValue('kthena_router_ratelimit_reservations_open', {})).to.equal(open);
+    await new Promise((r) => setImmediate(r));
+    expect((await l.reserve(req({ inputTokens: 50 }))).ok, 'input stays charged').to.equal(false);
+    const b = await l.reserve(req({ inputTokens: 1, maxOutputTokens: 300 }));
+    expect(b.ok, 'output share stays charged').to.equal(false);
+  });
+
   it('release gives back everything a failed request took', async () => {
     const l = make({ tiers: { free: { requestsPerUnit: 1, inputTokensPerUnit: 50, unit: 'minute' } } });
     const a = await l.reserve(req({ inputTokens: 50 }));

@@ -17,12 +17,17 @@ export class RecordingExchange implements Exchange {
   readonly responseHeaderCalls: { status: number; headers: HeaderMapLike }[] = [];
   readonly bodyCalls: { chunk: Buffer; endOfStream: boolean }[] = [];
   readonly finishes: Outcome[] = [];
+  dispatches = 0;
 
   constructor(
     readonly requestId: string,
     private readonly onFinish: () => void,
     private readonly backRewrite?: { from: string; to: string },
   ) {}
+
+  dispatched(): void {
+    this.dispatches++;
+  }
 
   served(address: string): void {
     this.servedCalls.push(address);
