@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
 // router, the simulators) and how busy the whole machine was. The measurement is only trustworthy when the host had
 // spare CPU: a saturated host delays simulator steps and SSE events, which looks like slow scheduling.
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+export const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 export interface CpuSample {
   at: number;
@@ -65,7 +65,8 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuUsage {
   };
 }
 
-async function processTicks(pid: number): Promise<number | undefined> {
+/** User + system CPU ticks a process has used so far; undefined once it is gone. */
+export async function processTicks(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces) start after the last ')'.
