@@ -197,7 +197,6 @@ export class RoutingPipeline implements Pipeline {
       reservation,
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
       labels,
-      testMode: this.opts.testMode,
       admission,
       health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
       prefill,

@@ -96,8 +96,8 @@ export interface Exchange {
   readonly requestId: string;
   /** The endpoint that really served the request (envoy.lb served metadata, or the proxy's final attempt). */
   served(address: string): void;
-  /** Returns headers to add to the response sent to the client, if any. */
-  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
+  /** The upstream's status and headers, before any body chunk. */
+  responseHeaders(status: number, headers: HeaderMapLike): void;
   /** An attempt on `address` failed before any response (connect error, reset, timeout, a retried 5xx or 429). */
   attemptFailed?(address: string): void;
   /** Prefill/decode run by the front door: a prefill request is on its way to `address` (in flight there). */
