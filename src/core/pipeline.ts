@@ -10,6 +10,7 @@ import type { SchedulingRequest } from '../scheduler/types.js';
 import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
+import { DROPPED_REASON_HEADER, noEndpointError } from './drop-reason.js';
 import { modelList } from './models.js';
 import { spliceModel } from '../openai/model-splice.js';
 import { pickPrefillDecode, rankPrefillDecode, type PrefillDecodePair } from '../scheduler/pd/pick.js';
@@ -148,16 +149,16 @@ export class RoutingPipeline implements Pipeline {
     const candidates = this.restrict(req, target.candidates);
     if (candidates.length === 0) {
       reservation?.release();
-      return reject({ status: 503, code: 'no_ready_endpoint', message: 'no eligible endpoint in the gateway subset' });
+      return reject(noEndpointError('no eligible endpoint in the gateway subset'));
     }
     const admission = this.opts.admission ? await this.opts.admission.admit(target.group, req.headers, sreq.user) : undefined;
     if (admission && !admission.admitted) {
       reservation?.release();
       return reject({
-        status: 429,
-        code: 'saturated',
-        message: `every endpoint is saturated: ${admission.reason}`,
-        headers: { 'x-llm-d-request-dropped-reason': admission.reason, 'retry-after': '1' },
+        status: admission.status,
+        code: admission.status === 429 ? 'saturated' : 'unavailable',
+        message: admission.message,
+        headers: { [DROPPED_REASON_HEADER]: admission.reason, ...(admission.status === 429 && { 'retry-after': '1' }) },
       });
     }
     let ranked: Endpoint[];
@@ -173,7 +174,7 @@ export class RoutingPipeline implements Pipeline {
     } catch (err) {
       reservation?.release();
       admission?.done();
-      if (err instanceof NoEndpointError) return reject({ status: 503, code: 'no_ready_endpoint', message: err.message });
+      if (err instanceof NoEndpointError) return reject(noEndpointError(err.message));
       throw err;
     }
     const primary = ranked[0]!;
@@ -288,7 +289,7 @@ export class RoutingPipeline implements Pipeline {
   private passThrough(req: InboundRequest, requestId: string): Decision {
     const pool = this.opts.pool!;
     const candidates = this.restrict(req, this.opts.datastore.endpointsForPool(pool.namespace, pool.name));
-    if (candidates.length === 0) return reject({ status: 503, code: 'no_ready_endpoint', message: 'no ready endpoint' });
+    if (candidates.length === 0) return reject(noEndpointError('no ready endpoint'));
     const sreq: SchedulingRequest = {
       requestId,
       model: '',
