@@ -12,6 +12,7 @@ import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter 
 import type { AdmissionControl } from './admission.js';
 import { DROPPED_REASON_HEADER, noEndpointError } from './drop-reason.js';
 import { modelList } from './models.js';
+import { MODEL_REWRITE_HEADERS, modelRewriteHeader } from './model-rewrite-header.js';
 import { spliceModel } from '../openai/model-splice.js';
 import { pickPrefillDecode, rankPrefillDecode, type PrefillDecodePair } from '../scheduler/pd/pick.js';
 import { pdProtocol, PREFILLER_HEADER } from '../scheduler/pd/convention.js';
@@ -21,7 +22,7 @@ import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
-import type { Decision, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
+import type { Decision, HeaderMapLike, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
 
 export interface PipelineOptions {
   datastore: Datastore;
@@ -101,7 +102,7 @@ export class RoutingPipeline implements Pipeline {
     if ('status' in auth) return reject(auth);
     const principal = auth;
 
-    const upstreamModel = this.upstreamModel(parsed, target);
+    const upstreamModel = this.upstreamModel(parsed, target, req.headers);
     const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
     const labels = { model: parsed.model, route: target.routeLabel };
     let reservation: Reservation | undefined;
@@ -123,7 +124,7 @@ export class RoutingPipeline implements Pipeline {
     const sreq: SchedulingRequest = {
       requestId,
       model: upstreamModel,
-      loraAdapter: target.match?.viaLora ? parsed.model : undefined,
+      loraAdapter: target.match?.viaLora ? upstreamModel : undefined,
       promptText: parsed.promptText,
       headers: req.headers,
       user: parsed.user ?? (principal.method === 'anonymous' ? undefined : principal.user),
@@ -210,8 +211,9 @@ export class RoutingPipeline implements Pipeline {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
-      // A client must not steer the prefill pick or the gateway's provider route either.
-      removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
+      // A client must not steer the prefill pick or the gateway's provider route either; the rewrite header is the
+      // gateway's word to the picker, not the engine's.
+      removeHeaders: [...(prefillerHeader[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER]), PROVIDER_HEADER, ...MODEL_REWRITE_HEADERS],
       body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
@@ -261,11 +263,16 @@ export class RoutingPipeline implements Pipeline {
     return { pairs, decodes: [...new Set(pairs.map((p) => p.decode))] };
   }
 
-  /** ModelServer.spec.model replaces the client's model name, except for LoRA adapters, which engines know by name. */
-  private upstreamModel(parsed: ParsedRequest, target: Target): string {
+  /**
+   * The model name sent to the engine: ModelServer.spec.model (except for LoRA adapters, which engines know by name),
+   * else the gateway's rewrite header, else the client's. The operator's rewrite wins over the header, as the Go
+   * picker's rewrite rules do; external providers name their model in their own spec.
+   */
+  private upstreamModel(parsed: ParsedRequest, target: Target, headers: HeaderMapLike): string {
+    if (target.provider) return parsed.model;
     const serverModel = target.server?.spec.model;
-    if (!serverModel || target.match?.viaLora) return parsed.model;
-    return serverModel;
+    if (serverModel && !target.match?.viaLora) return serverModel;
+    return modelRewriteHeader(headers) ?? parsed.model;
   }
 
   private async authenticate(req: InboundRequest, model: string): Promise<Principal | ApiError> {
@@ -310,7 +317,7 @@ export class RoutingPipeline implements Pipeline {
       kind: 'route',
       endpoints: [primary.address],
       setHeaders: { 'x-request-id': requestId },
-      removeHeaders: [],
+      removeHeaders: [...MODEL_REWRITE_HEADERS],
       upstream: { scheme: 'http', timeoutMs: 0, retryAttempts: 0, retryIntervalMs: 100 },
       exchange,
     };

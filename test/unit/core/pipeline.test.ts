@@ -156,6 +156,32 @@ describe('routing pipeline', () => {
     d.exchange.finish('success');
   });
 
+  it('honours the gateway model rewrite header: body rewritten, mapped back in responses, header not forwarded', async () => {
+    const p = pipeline({ pool: { namespace: 'default', name: 'pool' }, random: () => 0 });
+    const d = route(await p.handle(chat('client-name', {}, { 'x-gateway-model-name-rewrite': 'target-a' })));
+    expect(JSON.parse(d.body!.toString()).model).to.equal('target-a');
+    expect(d.removeHeaders).to.include.members(['x-gateway-model-name-rewrite', 'x-llm-d-model-name-rewrite']);
+    d.exchange.responseHeaders(200, new Map([['content-type', 'application/json']]));
+    expect(d.exchange.responseBody(Buffer.from('{"model":"target-a"}'), true).toString()).to.equal('{"model":"client-name"}');
+    d.exchange.finish('success');
+    // llm-d's name wins over the older GIE name, as llm-d reads them.
+    const both = { 'x-gateway-model-name-rewrite': 'target-a', 'x-llm-d-model-name-rewrite': 'target-b' };
+    const b = route(await p.handle(chat('client-name', {}, both)));
+    expect(JSON.parse(b.body!.toString()).model).to.equal('target-b');
+    b.exchange.finish('success');
+    // No header, no rewrite.
+    const plain = route(await p.handle(chat('client-name')));
+    expect(plain.body).to.equal(undefined);
+    plain.exchange.finish('success');
+  });
+
+  it("lets the operator's ModelServer.spec.model win over the rewrite header", async () => {
+    const p = pipeline({ random: () => 0 });
+    const d = route(await p.handle(chat('llama', {}, { 'x-llm-d-model-name-rewrite': 'other' })));
+    expect(JSON.parse(d.body!.toString()).model).to.equal('meta-llama/Llama-3.1-8B');
+    d.exchange.finish('success');
+  });
+
   it('in pool mode picks among the pool and still applies a matching route rewrite', async () => {
     const p = pipeline({ pool: { namespace: 'default', name: 'pool' }, random: () => 0 });
     const d = route(await p.handle(chat('llama')));
