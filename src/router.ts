@@ -110,6 +110,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
         pipeline,
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
+        testMode: config.router.testMode,
       }),
     );
     ports.grpc = started.port;

@@ -96,6 +96,7 @@ export function parseConfig(input: unknown): RouterConfig {
     },
     flowControl: {
       enabled: flow.enabled !== false,
+      queueing: flow.queueing === true,
       maxQueueSize: num(flow.maxQueueSize, 1000, 'flowControl.maxQueueSize', 0),
       maxQueueTimeMs: num(flow.maxQueueTimeMs, 3000, 'flowControl.maxQueueTimeMs', 0),
       trustPriorityHeader: flow.trustPriorityHeader === true,

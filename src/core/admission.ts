@@ -1,5 +1,5 @@
 import type { Endpoint } from '../datastore/endpoint.js';
-import { FlowController, type Admission } from '../scheduler/fairness/flow-controller.js';
+import { FlowController, REFUSALS, type Admission } from '../scheduler/fairness/flow-controller.js';
 import { flowOf } from '../scheduler/fairness/flow-key.js';
 import type { ObjectivePriority } from '../scheduler/fairness/objectives.js';
 import { fleetSaturated, type SaturationThresholds } from '../scheduler/fairness/saturation.js';
@@ -7,6 +7,12 @@ import type { HeaderMapLike } from './types.js';
 
 export interface AdmissionConfig {
   enabled: boolean;
+  /**
+   * Hold standard and higher-priority requests in per-flow queues while every endpoint is saturated (llm-d's flow
+   * control). Off, the default as in the Go picker: they are routed at once and only sheddable requests are refused.
+   */
+  queueing: boolean;
+  /** With queueing: requests held over all flows of one group. */
   maxQueueSize: number;
   /** Longest a request is held while every endpoint is saturated; keep it under the gateway's decision deadline. */
   maxQueueTimeMs: number;
@@ -19,7 +25,10 @@ export interface AdmissionConfig {
   trustPriorityHeader: boolean;
 }
 
-/** Flow control per routing group: requests pass straight through until every endpoint of the group is saturated. */
+/**
+ * Admission per routing group. Sheddable requests (priority < 0) are refused while every endpoint of the group is
+ * saturated; the others pass straight through, or, with `queueing`, wait in the group's FlowController.
+ */
 export class AdmissionControl {
   private readonly controllers = new Map<string, FlowController>();
 
@@ -34,7 +43,13 @@ export class AdmissionControl {
     const lookup = this.objectivePriority;
     const { flowId, priority, fromObjective } = flowOf(headers, user, lookup && ((name) => lookup(group, name)));
     const effective = fromObjective || this.config.trustPriorityHeader ? priority : Math.min(priority, 0);
-    return this.controller(group).admit({ flowId, priority: effective });
+    if (this.config.queueing) return this.controller(group).admit({ flowId, priority: effective });
+    if (effective < 0 && this.saturated(group)) return Promise.resolve(REFUSALS.sheddable);
+    return Promise.resolve(ADMITTED);
+  }
+
+  private saturated(group: string): boolean {
+    return fleetSaturated(this.endpointsOf(group), this.config.saturation);
   }
 
   close(): void {
@@ -46,7 +61,7 @@ export class AdmissionControl {
     let c = this.controllers.get(group);
     if (!c) {
       c = new FlowController({
-        isSaturated: () => fleetSaturated(this.endpointsOf(group), this.config.saturation),
+        isSaturated: () => this.saturated(group),
         maxQueueSize: this.config.maxQueueSize,
         maxQueueTimeMs: this.config.maxQueueTimeMs,
       });
@@ -55,3 +70,6 @@ export class AdmissionControl {
     return c;
   }
 }
+
+/** Without queueing nothing is held, so there is no slot to give back. */
+const ADMITTED: Admission = { admitted: true, done: () => undefined };

@@ -30,7 +30,6 @@ export interface ExchangeInit {
   /** Client-facing model name and the name the engine answers with, when the body was rewritten. */
   modelRewrite?: { client: string; upstream: string };
   labels: { model: string; route: string };
-  testMode?: boolean;
   /** The flow controller's slot, given back when the request ends. */
   admission?: { done(): void };
   /** Applied to the response before the model rewrite; usage is read from the upstream bytes, before it. */
@@ -91,13 +90,10 @@ export class RequestExchange implements Exchange {
     }
   }
 
-  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined {
+  responseHeaders(status: number, headers: HeaderMapLike): void {
     this.status = status;
     this.usage.setContentType(headers.get('content-type'));
     this.init.transform?.start?.(status, headers);
-    // Gateway API conformance: echo the endpoint that served the request (test mode only: it names pod IPs).
-    if (this.init.testMode) return { 'x-conformance-test-served-endpoint': this.endpoint?.address ?? '' };
-    return undefined;
   }
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {

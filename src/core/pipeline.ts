@@ -10,7 +10,9 @@ import type { SchedulingRequest } from '../scheduler/types.js';
 import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
+import { DROPPED_REASON_HEADER, noEndpointError } from './drop-reason.js';
 import { modelList } from './models.js';
+import { MODEL_REWRITE_HEADERS, modelRewriteHeader } from './model-rewrite-header.js';
 import { spliceModel } from '../openai/model-splice.js';
 import { pickPrefillDecode, rankPrefillDecode, type PrefillDecodePair } from '../scheduler/pd/pick.js';
 import { pdProtocol, PREFILLER_HEADER } from '../scheduler/pd/convention.js';
@@ -20,7 +22,7 @@ import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
-import type { Decision, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
+import type { Decision, HeaderMapLike, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
 
 export interface PipelineOptions {
   datastore: Datastore;
@@ -100,7 +102,7 @@ export class RoutingPipeline implements Pipeline {
     if ('status' in auth) return reject(auth);
     const principal = auth;
 
-    const upstreamModel = this.upstreamModel(parsed, target);
+    const upstreamModel = this.upstreamModel(parsed, target, req.headers);
     const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
     const labels = { model: parsed.model, route: target.routeLabel };
     let reservation: Reservation | undefined;
@@ -122,7 +124,7 @@ export class RoutingPipeline implements Pipeline {
     const sreq: SchedulingRequest = {
       requestId,
       model: upstreamModel,
-      loraAdapter: target.match?.viaLora ? parsed.model : undefined,
+      loraAdapter: target.match?.viaLora ? upstreamModel : undefined,
       promptText: parsed.promptText,
       headers: req.headers,
       user: parsed.user ?? (principal.method === 'anonymous' ? undefined : principal.user),
@@ -148,16 +150,16 @@ export class RoutingPipeline implements Pipeline {
     const candidates = this.restrict(req, target.candidates);
     if (candidates.length === 0) {
       reservation?.release();
-      return reject({ status: 503, code: 'no_ready_endpoint', message: 'no eligible endpoint in the gateway subset' });
+      return reject(noEndpointError('no eligible endpoint in the gateway subset'));
     }
     const admission = this.opts.admission ? await this.opts.admission.admit(target.group, req.headers, sreq.user) : undefined;
     if (admission && !admission.admitted) {
       reservation?.release();
       return reject({
-        status: 429,
-        code: 'saturated',
-        message: `every endpoint is saturated: ${admission.reason}`,
-        headers: { 'x-llm-d-request-dropped-reason': admission.reason, 'retry-after': '1' },
+        status: admission.status,
+        code: admission.status === 429 ? 'saturated' : 'unavailable',
+        message: admission.message,
+        headers: { [DROPPED_REASON_HEADER]: admission.reason, ...(admission.status === 429 && { 'retry-after': '1' }) },
       });
     }
     let ranked: Endpoint[];
@@ -173,7 +175,7 @@ export class RoutingPipeline implements Pipeline {
     } catch (err) {
       reservation?.release();
       admission?.done();
-      if (err instanceof NoEndpointError) return reject({ status: 503, code: 'no_ready_endpoint', message: err.message });
+      if (err instanceof NoEndpointError) return reject(noEndpointError(err.message));
       throw err;
     }
     const primary = ranked[0]!;
@@ -197,7 +199,6 @@ export class RoutingPipeline implements Pipeline {
       reservation,
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
       labels,
-      testMode: this.opts.testMode,
       admission,
       health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
       prefill,
@@ -210,8 +211,9 @@ export class RoutingPipeline implements Pipeline {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
-      // A client must not steer the prefill pick or the gateway's provider route either.
-      removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
+      // A client must not steer the prefill pick or the gateway's provider route either; the rewrite header is the
+      // gateway's word to the picker, not the engine's.
+      removeHeaders: [...(prefillerHeader[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER]), PROVIDER_HEADER, ...MODEL_REWRITE_HEADERS],
       body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
@@ -261,11 +263,16 @@ export class RoutingPipeline implements Pipeline {
     return { pairs, decodes: [...new Set(pairs.map((p) => p.decode))] };
   }
 
-  /** ModelServer.spec.model replaces the client's model name, except for LoRA adapters, which engines know by name. */
-  private upstreamModel(parsed: ParsedRequest, target: Target): string {
+  /**
+   * The model name sent to the engine: ModelServer.spec.model (except for LoRA adapters, which engines know by name),
+   * else the gateway's rewrite header, else the client's. The operator's rewrite wins over the header, as the Go
+   * picker's rewrite rules do; external providers name their model in their own spec.
+   */
+  private upstreamModel(parsed: ParsedRequest, target: Target, headers: HeaderMapLike): string {
+    if (target.provider) return parsed.model;
     const serverModel = target.server?.spec.model;
-    if (!serverModel || target.match?.viaLora) return parsed.model;
-    return serverModel;
+    if (serverModel && !target.match?.viaLora) return serverModel;
+    return modelRewriteHeader(headers) ?? parsed.model;
   }
 
   private async authenticate(req: InboundRequest, model: string): Promise<Principal | ApiError> {
@@ -289,7 +296,7 @@ export class RoutingPipeline implements Pipeline {
   private passThrough(req: InboundRequest, requestId: string): Decision {
     const pool = this.opts.pool!;
     const candidates = this.restrict(req, this.opts.datastore.endpointsForPool(pool.namespace, pool.name));
-    if (candidates.length === 0) return reject({ status: 503, code: 'no_ready_endpoint', message: 'no ready endpoint' });
+    if (candidates.length === 0) return reject(noEndpointError('no ready endpoint'));
     const sreq: SchedulingRequest = {
       requestId,
       model: '',
@@ -310,7 +317,7 @@ export class RoutingPipeline implements Pipeline {
       kind: 'route',
       endpoints: [primary.address],
       setHeaders: { 'x-request-id': requestId },
-      removeHeaders: [],
+      removeHeaders: [...MODEL_REWRITE_HEADERS],
       upstream: { scheme: 'http', timeoutMs: 0, retryAttempts: 0, retryIntervalMs: 100 },
       exchange,
     };

@@ -1,6 +1,7 @@
 import type { Datastore } from '../datastore/datastore.js';
 import type { Endpoint } from '../datastore/endpoint.js';
 import type { ApiError } from '../openai/errors.js';
+import { noEndpointError } from './drop-reason.js';
 import type { EjectionView } from '../providers/outlier-detector.js';
 import { providerKey, resolveProvider, type ResolvedProvider } from '../providers/resolve.js';
 import type { ModelServerResource, TargetModel } from '../resources/types.js';
@@ -102,13 +103,11 @@ export function resolveTarget(
     return { group, routeLabel, match, server, candidates };
   }
   if (allEjected) return allEjected;
-  return {
-    status: 503,
-    code: 'no_ready_endpoint',
-    message: lastServer
+  return noEndpointError(
+    lastServer
       ? `no ready endpoint serves the model '${input.model}'`
-      : providerProblem ?? `the route for '${input.model}' names no existing ModelServer`,
-  };
+      : (providerProblem ?? `the route for '${input.model}' names no existing ModelServer`),
+  );
 }
 
 /** The routing group of a rule's target: `server:<ns>/<name>` or `provider:<ns>/<name>`. */

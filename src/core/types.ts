@@ -96,8 +96,8 @@ export interface Exchange {
   readonly requestId: string;
   /** The endpoint that really served the request (envoy.lb served metadata, or the proxy's final attempt). */
   served(address: string): void;
-  /** Returns headers to add to the response sent to the client, if any. */
-  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined;
+  /** The upstream's status and headers, before any body chunk. */
+  responseHeaders(status: number, headers: HeaderMapLike): void;
   /**
    * The request left the router for an upstream: ext_proc sent the pick to the gateway, or the proxy sent an attempt
    * that did not fail to connect. From then on its input tokens stay charged whatever happens to the client.

@@ -39,6 +39,8 @@ export interface SimulatedResponse {
   trailers?: Record<string, string>;
   /** Served-endpoint metadata; default the primary destination, null for none. */
   served?: string | null;
+  /** The response messages' whole `filter_metadata` (namespace → fields), as a gateway sends it; overrides `served`. */
+  metadata?: Record<string, Record<string, JsonLike>>;
 }
 
 export type CancelPoint = 'request_headers' | 'request_body' | 'routed' | 'response_headers' | 'response_body';
@@ -391,8 +393,9 @@ class ExchangeRun {
   private async responsePath(response: SimulatedResponse): Promise<void> {
     const mode = this.o.responseMode ?? this.o.mode;
     const served = response.served === null ? undefined : (response.served ?? this.t.destination?.split(',')[0]);
-    const metadata: Pick<ProcessingRequest, 'metadata_context'> = served
-      ? { metadata_context: { filter_metadata: { [DESTINATION_NAMESPACE]: toStruct({ [SERVED_KEY]: served }) } } }
+    const namespaces = response.metadata ?? (served ? { [DESTINATION_NAMESPACE]: { [SERVED_KEY]: served } } : undefined);
+    const metadata: Pick<ProcessingRequest, 'metadata_context'> = namespaces
+      ? { metadata_context: { filter_metadata: Object.fromEntries(Object.entries(namespaces).map(([ns, fields]) => [ns, toStruct(fields)])) } }
       : {};
     const { headers, chunks } = materialize(response, this.chunkSize);
     const trailers = response.trailers;

@@ -20,6 +20,8 @@ export interface ExtProcServerOptions {
   decisionTimeoutMs?: number;
   /** Envoy's ext_proc message_timeout (default 200 ms); other modes must decide within 90% of it. */
   messageTimeoutMs?: number;
+  /** Gateway API conformance hooks (never in production: they name pod addresses). */
+  testMode?: boolean;
 }
 
 export interface StartedServer {
@@ -49,6 +51,7 @@ export class ExtProcServer {
       maxBodyBytes: options.maxBodyBytes,
       decisionTimeoutMs: options.decisionTimeoutMs ?? 10_000,
       messageTimeoutMs: options.messageTimeoutMs ?? 200,
+      testMode: options.testMode === true,
       logger: options.logger ?? rootLogger,
     };
     const server = new grpc.Server({

@@ -11,6 +11,7 @@ import type {
 } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { BodyBuffer } from './body-buffer.js';
+import { CONFORMANCE_SERVED_HEADER, servedEndpointReport } from './conformance.js';
 import { withDeadline } from './deadline.js';
 import { JSON_CONTENT_TYPE, openAiErrorBody } from './errors.js';
 import { destinationMetadata, destinationValue, readServedEndpoint, readSubsetHint } from './gateway-protocol.js';
@@ -52,6 +53,8 @@ export interface StreamOptions {
   decisionTimeoutMs: number;
   /** Envoy's message_timeout; decisions in the other modes must beat it. */
   messageTimeoutMs: number;
+  /** Gateway API conformance hooks: report the served endpoint in `x-conformance-test-served-endpoint`. */
+  testMode?: boolean;
   logger: Logger;
 }
 
@@ -386,12 +389,12 @@ export class ProcessStream {
     const all = fromHeaderMap(h.headers);
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
-    let extra: Record<string, string> | undefined;
-    this.hook((x) => {
-      extra = x.responseHeaders(this.responseStatus, regularHeaders(all));
-    });
-    const setHeaders = Object.entries(extra ?? {}).map(([k, v]) => overwriteHeader(k, v));
-    this.send(headersReply('response_headers', setHeaders.length > 0 ? { header_mutation: { set_headers: setHeaders } } : {}));
+    this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
+    // Test mode only: the header names pod addresses.
+    const conformance = this.opts.testMode
+      ? { header_mutation: { set_headers: [overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context))] } }
+      : {};
+    this.send(headersReply('response_headers', conformance));
     if (h.end_of_stream === true) this.completeResponse();
   }
 

@@ -1,8 +1,10 @@
-// Admission control in front of the scheduler. While some endpoint can take work, requests pass straight through.
-// When every endpoint is saturated, requests wait in per-flow queues instead of piling onto engine queues, and leave
-// in priority order, then weighted-fair order across flows, as capacity frees up. Sheddable requests (priority < 0)
-// are refused with 429 under saturation; a request that waits longer than maxQueueTimeMs, or that does not fit in
-// maxQueueSize, is refused with 429 as well.
+import { DroppedReason } from '../../core/drop-reason.js';
+
+// Queuing admission control in front of the scheduler (flowControl.queueing). While some endpoint can take work,
+// requests pass straight through. When every endpoint is saturated, requests wait in per-flow queues instead of piling
+// onto engine queues, and leave in priority order, then weighted-fair order across flows, as capacity frees up.
+// Sheddable requests (priority < 0) are refused with 429 under saturation; a request that waits longer than
+// maxQueueTimeMs, or that does not fit in maxQueueSize, is refused with 429 as well.
 
 export interface AdmitRequest {
   flowId: string;
@@ -12,7 +14,24 @@ export interface AdmitRequest {
   signal?: AbortSignal;
 }
 
-export type Admission = { admitted: true; done(): void } | { admitted: false; status: 429; reason: string };
+/** A refusal: the HTTP status, llm-d's drop reason and a message for the client. */
+export interface Refusal {
+  admitted: false;
+  status: 429 | 503;
+  reason: DroppedReason;
+  message: string;
+}
+
+export type Admission = { admitted: true; done(): void } | Refusal;
+
+export const REFUSALS = {
+  sheddable: refusal(429, DroppedReason.saturated, 'every endpoint is saturated: sheddable request dropped'),
+  queueFull: refusal(429, DroppedReason.saturated, 'every endpoint is saturated and the queue is full'),
+  evicted: refusal(429, DroppedReason.saturated, 'every endpoint is saturated: evicted from the full queue for a fairer request'),
+  queueTimeout: refusal(429, DroppedReason.ttlExpired, 'every endpoint stayed saturated for the longest queue time'),
+  aborted: refusal(503, DroppedReason.contextCancelled, 'the client went away while the request was queued'),
+  shuttingDown: refusal(503, DroppedReason.shuttingDown, 'the router is shutting down'),
+} as const;
 
 export interface FlowControllerOptions {
   /** True while no endpoint can take more work (see fleetSaturated). Called often: must be cheap. */
@@ -75,10 +94,10 @@ export class FlowController {
   }
 
   admit(r: AdmitRequest): Promise<Admission> {
-    if (r.signal?.aborted) return Promise.resolve(refused('aborted'));
+    if (r.signal?.aborted) return Promise.resolve(REFUSALS.aborted);
     if (this.size === 0 && !this.o.isSaturated()) return Promise.resolve(this.admitted());
-    if (r.priority < 0 && this.o.isSaturated()) return Promise.resolve(refused('saturated: sheddable request dropped'));
-    if (this.size >= this.maxQueueSize && !this.makeRoom(r)) return Promise.resolve(refused('queue full'));
+    if (r.priority < 0 && this.o.isSaturated()) return Promise.resolve(REFUSALS.sheddable);
+    if (this.size >= this.maxQueueSize && !this.makeRoom(r)) return Promise.resolve(REFUSALS.queueFull);
     return new Promise((resolve) => {
       const band = this.band(r.priority);
       let flow = band.flows.get(r.flowId);
@@ -88,7 +107,7 @@ export class FlowController {
       flow.lastFinish = finish;
       const e: Entry = { flowId: r.flowId, priority: r.priority, finish, enqueuedAt: Date.now(), resolve, signal: r.signal };
       if (r.signal) {
-        e.onAbort = () => this.drop(e, 'aborted');
+        e.onAbort = () => this.drop(e, REFUSALS.aborted);
         r.signal.addEventListener('abort', e.onAbort, { once: true });
       }
       flow.queue.push(e);
@@ -104,7 +123,7 @@ export class FlowController {
     this.timer = undefined;
     this.immediate = undefined;
     for (const band of this.bands.values()) {
-      for (const flow of band.flows.values()) for (const e of [...flow.queue]) this.drop(e, 'shutting down');
+      for (const flow of band.flows.values()) for (const e of [...flow.queue]) this.drop(e, REFUSALS.shuttingDown);
     }
   }
 
@@ -178,7 +197,7 @@ export class FlowController {
     const deadline = Date.now() - this.maxQueueTimeMs;
     for (const band of this.bands.values()) {
       for (const flow of band.flows.values()) {
-        while (flow.queue[0] && flow.queue[0].enqueuedAt <= deadline) this.drop(flow.queue[0], 'queue timeout');
+        while (flow.queue[0] && flow.queue[0].enqueuedAt <= deadline) this.drop(flow.queue[0], REFUSALS.queueTimeout);
       }
     }
   }
@@ -186,7 +205,7 @@ export class FlowController {
   private shedSheddable(): void {
     for (const [priority, band] of this.bands) {
       if (priority >= 0) continue;
-      for (const flow of band.flows.values()) for (const e of [...flow.queue]) this.drop(e, 'saturated: sheddable request dropped');
+      for (const flow of band.flows.values()) for (const e of [...flow.queue]) this.drop(e, REFUSALS.sheddable);
     }
   }
 
@@ -205,16 +224,16 @@ export class FlowController {
         if (!longest || flow.queue.length > longest.queue.length) longest = flow;
       }
       if (longest && longest.queue.length > own + 1) {
-        this.drop(longest.queue[longest.queue.length - 1]!, 'queue full: evicted for a fairer request');
+        this.drop(longest.queue[longest.queue.length - 1]!, REFUSALS.evicted);
         return true;
       }
     }
     return false;
   }
 
-  private drop(e: Entry, reason: string): void {
+  private drop(e: Entry, refusal: Refusal): void {
     if (!this.remove(e)) return;
-    e.resolve(refused(reason));
+    e.resolve(refusal);
   }
 
   /** Takes `e` out of its queue; false if it already left. */
@@ -232,6 +251,6 @@ export class FlowController {
   }
 }
 
-function refused(reason: string): Admission {
-  return { admitted: false, status: 429, reason };
+function refusal(status: 429 | 503, reason: DroppedReason, message: string): Refusal {
+  return Object.freeze({ admitted: false, status, reason, message });
 }

@@ -9,6 +9,9 @@ describe('config and CLI', () => {
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
+    // As the Go picker by default: only sheddable requests are refused under saturation, nothing is queued.
+    expect(c.flowControl).to.include({ enabled: true, queueing: false, maxQueueTimeMs: 3000, maxQueueSize: 1000 });
+    expect(parseConfig({ flowControl: { queueing: true } }).flowControl.queueing).to.equal(true);
   });
 
   it('accepts Kthena routerConfiguration nested as a YAML string', () => {

@@ -34,7 +34,7 @@ function fleet(): Datastore {
   return ds;
 }
 
-const config: AdmissionConfig = { enabled: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
+const config: AdmissionConfig = { enabled: true, queueing: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
 
 function endpointsOf(ds: Datastore, group: string) {
   const [kind, ns, name] = group.split(/[:/]/) as [string, string, string];

@@ -105,7 +105,9 @@ describe('routing pipeline', () => {
     const ip = route(await p.handle({ ...chat('llama'), subset: ['10.0.0.1'] }));
     expect(ip.endpoints).to.deep.equal(['10.0.0.1:8000']);
     ip.exchange.finish('success');
-    expect(errorOf(await p.handle({ ...chat('llama'), subset: ['10.9.9.9:8000'] })).status).to.equal(503);
+    const none = await p.handle({ ...chat('llama'), subset: ['10.9.9.9:8000'] });
+    expect(errorOf(none).status).to.equal(503);
+    expect(none.kind === 'reject' && none.headers['x-llm-d-request-dropped-reason']).to.equal('rejected-no-endpoints');
   });
 
   it('ignores the conformance steering header unless test mode is on', async () => {
@@ -151,6 +153,32 @@ describe('routing pipeline', () => {
     const first = d.exchange.responseBody(Buffer.from('data: {"model":"meta-llama/Lla'), false);
     const second = d.exchange.responseBody(Buffer.from('ma-3.1-8B","choices":[]}\n\n'), true);
     expect(Buffer.concat([first, second]).toString()).to.equal('data: {"model":"llama","choices":[]}\n\n');
+    d.exchange.finish('success');
+  });
+
+  it('honours the gateway model rewrite header: body rewritten, mapped back in responses, header not forwarded', async () => {
+    const p = pipeline({ pool: { namespace: 'default', name: 'pool' }, random: () => 0 });
+    const d = route(await p.handle(chat('client-name', {}, { 'x-gateway-model-name-rewrite': 'target-a' })));
+    expect(JSON.parse(d.body!.toString()).model).to.equal('target-a');
+    expect(d.removeHeaders).to.include.members(['x-gateway-model-name-rewrite', 'x-llm-d-model-name-rewrite']);
+    d.exchange.responseHeaders(200, new Map([['content-type', 'application/json']]));
+    expect(d.exchange.responseBody(Buffer.from('{"model":"target-a"}'), true).toString()).to.equal('{"model":"client-name"}');
+    d.exchange.finish('success');
+    // llm-d's name wins over the older GIE name, as llm-d reads them.
+    const both = { 'x-gateway-model-name-rewrite': 'target-a', 'x-llm-d-model-name-rewrite': 'target-b' };
+    const b = route(await p.handle(chat('client-name', {}, both)));
+    expect(JSON.parse(b.body!.toString()).model).to.equal('target-b');
+    b.exchange.finish('success');
+    // No header, no rewrite.
+    const plain = route(await p.handle(chat('client-name')));
+    expect(plain.body).to.equal(undefined);
+    plain.exchange.finish('success');
+  });
+
+  it("lets the operator's ModelServer.spec.model win over the rewrite header", async () => {
+    const p = pipeline({ random: () => 0 });
+    const d = route(await p.handle(chat('llama', {}, { 'x-llm-d-model-name-rewrite': 'other' })));
+    expect(JSON.parse(d.body!.toString()).model).to.equal('meta-llama/Llama-3.1-8B');
     d.exchange.finish('success');
   });
 
@@ -201,7 +229,7 @@ describe('routing pipeline', () => {
 });
 
 describe('routing pipeline flow control', () => {
-  const config = { enabled: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
+  const config = { enabled: true, queueing: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
 
   function saturate(ds: Datastore, waiting: number) {
     for (const ep of ds.allEndpoints()) {
@@ -223,6 +251,37 @@ describe('routing pipeline flow control', () => {
     saturate(ds, 0);
     const d = route(await held);
     d.exchange.finish('success');
+    admission.close();
+  });
+
+  it('by default (no queueing, as the Go picker) routes standard and higher priority at once and sheds only sheddable', async () => {
+    const ds = fleet();
+    const admission = new AdmissionControl({ ...config, queueing: false }, (g) => ds.endpointsForServer('default', g.split('/')[1]!));
+    const p = pipeline({ datastore: ds, admission, random: () => 0 });
+    saturate(ds, 8);
+    for (const objective of [undefined, '0', '5']) {
+      const headers: Record<string, string> = objective === undefined ? {} : { 'x-gateway-inference-objective': objective };
+      // No poll, no timer: the decision is there on the next turn of the event loop.
+      const d = await Promise.race([p.handle(chat('llama', {}, headers)), new Promise<'held'>((r) => setTimeout(() => r('held'), 50))]);
+      expect(d, `objective ${objective}`).to.not.equal('held');
+      route(d as Decision).exchange.finish('success');
+    }
+    const shed = await p.handle(chat('llama', {}, { 'x-llm-d-inference-objective': '-1' }));
+    expect(errorOf(shed)).to.deep.include({ status: 429, code: 'saturated' });
+    expect(shed.kind === 'reject' && shed.headers).to.deep.include({ 'x-llm-d-request-dropped-reason': 'rejected-saturated', 'retry-after': '1' });
+    saturate(ds, 0);
+    route(await p.handle(chat('llama', {}, { 'x-llm-d-inference-objective': '-1' }))).exchange.finish('success');
+    admission.close();
+  });
+
+  it('with queueing, a request held past maxQueueTimeMs gets 429 rejected-ttl-expired', async () => {
+    const ds = fleet();
+    const admission = new AdmissionControl({ ...config, maxQueueTimeMs: 50 }, (g) => ds.endpointsForServer('default', g.split('/')[1]!));
+    const p = pipeline({ datastore: ds, admission, random: () => 0 });
+    saturate(ds, 8);
+    const d = await p.handle(chat('llama'));
+    expect(errorOf(d).status).to.equal(429);
+    expect(d.kind === 'reject' && d.headers['x-llm-d-request-dropped-reason']).to.equal('rejected-ttl-expired');
     admission.close();
   });
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { flowOf } from '../../../src/scheduler/fairness/flow-key.js';
-import { FlowController, type Admission, type AdmitRequest } from '../../../src/scheduler/fairness/flow-controller.js';
+import { FlowController, REFUSALS, type Admission, type AdmitRequest } from '../../../src/scheduler/fairness/flow-controller.js';
 import { fleetSaturated } from '../../../src/scheduler/fairness/saturation.js';
 import { endpoint } from '../../support/builders.js';
 
@@ -35,7 +35,7 @@ describe('fairness', () => {
   it('sheds sheddable requests (priority < 0) with 429 under saturation', async () => {
     saturated = true;
     const a = await make().admit({ flowId: 'u', priority: -1 });
-    expect(a).to.deep.equal({ admitted: false, status: 429, reason: 'saturated: sheddable request dropped' });
+    expect(a).to.deep.include({ admitted: false, status: 429, reason: 'rejected-saturated' });
   });
 
   it('holds requests under saturation and releases them by priority, then weighted-fair across flows', async () => {
@@ -71,7 +71,7 @@ describe('fairness', () => {
   it('refuses requests held longer than maxQueueTimeMs', async () => {
     saturated = true;
     const a = await make({ maxQueueTimeMs: 30, pollIntervalMs: 5 }).admit({ flowId: 'u', priority: 0 });
-    expect(a).to.deep.equal({ admitted: false, status: 429, reason: 'queue timeout' });
+    expect(a).to.deep.include({ admitted: false, status: 429, reason: 'rejected-ttl-expired' });
   });
 
   it('bounds the queue: evicts from the longest flow when fairer, else refuses the newcomer', async () => {
@@ -79,9 +79,9 @@ describe('fairness', () => {
     const fc = make({ maxQueueSize: 2 });
     const a = [fc.admit({ flowId: 'a', priority: 0 }), fc.admit({ flowId: 'a', priority: 0 })];
     const b = fc.admit({ flowId: 'b', priority: 0 });
-    expect(await a[1]).to.deep.include({ admitted: false, reason: 'queue full: evicted for a fairer request' });
-    expect(await fc.admit({ flowId: 'a', priority: 0 })).to.deep.include({ admitted: false, reason: 'queue full' });
-    expect(await fc.admit({ flowId: 'c', priority: 0 })).to.deep.include({ admitted: false, reason: 'queue full' });
+    expect(await a[1]).to.deep.include({ admitted: false, status: 429, reason: 'rejected-saturated', message: REFUSALS.evicted.message });
+    expect(await fc.admit({ flowId: 'a', priority: 0 })).to.deep.include({ admitted: false, status: 429, reason: 'rejected-saturated', message: REFUSALS.queueFull.message });
+    expect(await fc.admit({ flowId: 'c', priority: 0 })).to.deep.include({ admitted: false, reason: 'rejected-saturated', message: REFUSALS.queueFull.message });
     const vip = fc.admit({ flowId: 'c', priority: 3 }); // a lower band makes room
     expect(fc.queued).to.equal(2);
     saturated = false;
@@ -96,9 +96,9 @@ describe('fairness', () => {
     const p = fc.admit({ flowId: 'u', priority: 0, signal: ac.signal });
     expect(fc.queued).to.equal(1);
     ac.abort();
-    expect(await p).to.deep.equal({ admitted: false, status: 429, reason: 'aborted' });
+    expect(await p).to.deep.include({ admitted: false, status: 503, reason: 'rejected-context-cancelled' });
     expect(fc.queued).to.equal(0);
-    expect(await fc.admit({ flowId: 'u', priority: 0, signal: ac.signal })).to.deep.include({ reason: 'aborted' });
+    expect(await fc.admit({ flowId: 'u', priority: 0, signal: ac.signal })).to.deep.include({ reason: 'rejected-context-cancelled' });
   });
 
   it('sheds queued sheddable requests when saturation sets in', async () => {
@@ -108,7 +108,7 @@ describe('fairness', () => {
     saturated = false; // not saturated, but the queue is not empty: the newcomer queues behind
     const sheddable = fc.admit({ flowId: 'v', priority: -2 });
     saturated = true;
-    expect(await sheddable).to.deep.include({ admitted: false, reason: 'saturated: sheddable request dropped' });
+    expect(await sheddable).to.deep.include({ admitted: false, reason: 'rejected-saturated' });
     saturated = false;
     expect((await first).admitted).to.equal(true);
   });
@@ -132,7 +132,7 @@ describe('fairness', () => {
     const fc = make();
     const p = fc.admit({ flowId: 'u', priority: 0 });
     fc.close();
-    expect(await p).to.deep.include({ admitted: false, reason: 'shutting down' });
+    expect(await p).to.deep.include({ admitted: false, status: 503, reason: 'rejected-shutting-down' });
   });
 
   it('takes its saturation signal from the endpoints', async () => {

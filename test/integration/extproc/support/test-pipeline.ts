@@ -33,9 +33,8 @@ export class RecordingExchange implements Exchange {
     this.servedCalls.push(address);
   }
 
-  responseHeaders(status: number, headers: HeaderMapLike): Record<string, string> | undefined {
+  responseHeaders(status: number, headers: HeaderMapLike): void {
     this.responseHeaderCalls.push({ status, headers });
-    return this.servedCalls.length > 0 ? { 'x-test-served': this.servedCalls[0]! } : undefined;
   }
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {
