@@ -18,6 +18,17 @@ export interface RouterProcess {
  * once it logs that it is ready, with the ports it bound.
  */
 export async function startRouterProcess(args: string[], env: Record<string, string> = {}): Promise<RouterProcess> {
+  // A port picked free can be taken by another process before the router binds it: pick again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(args, env);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function startOnce(args: string[], env: Record<string, string>): Promise<RouterProcess> {
   // Port 0 disables the optional servers, so they get free ports picked here; gRPC binds an ephemeral port itself.
   const [health, http, metrics] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(
