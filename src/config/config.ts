@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { num, section } from './read.js';
+import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
@@ -21,6 +22,8 @@ export interface RouterConfig {
     decisionTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
+    /** Exact paths routed besides the built-in inference API (everything else is answered 404). */
+    allowedPaths: string[];
   };
   metrics: {
     scrapeIntervalMs: number;
@@ -87,6 +90,7 @@ export function parseConfig(input: unknown): RouterConfig {
       maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       testMode: router.testMode === true,
+      allowedPaths: parseAllowedPaths(router.allowedPaths, 'router.allowedPaths'),
     },
     metrics: {
       scrapeIntervalMs: interval,

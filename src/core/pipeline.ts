@@ -7,6 +7,7 @@ import { logger } from '../observability/logger.js';
 import { decisionLatency, picksTotal, requestsTotal } from '../observability/metrics.js';
 import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
+import { ApiPaths } from './api-paths.js';
 import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
@@ -40,6 +41,8 @@ export interface PipelineOptions {
   providers?: ProviderSettings;
   /** Passive outlier detection over pods and providers; off when unset. */
   outlier?: OutlierDetector;
+  /** Paths routed at all (the inference API plus the operator's additions); the built-in API when unset. */
+  apiPaths?: ApiPaths;
 }
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
@@ -51,10 +54,12 @@ const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
 export class RoutingPipeline implements Pipeline {
   private readonly random: () => number;
   private readonly providers: ProviderSettings;
+  private readonly apiPaths: ApiPaths;
 
   constructor(private readonly opts: PipelineOptions) {
     this.random = opts.random ?? Math.random;
     this.providers = opts.providers ?? defaultProviderSettings();
+    this.apiPaths = opts.apiPaths ?? new ApiPaths();
   }
 
   handle(req: InboundRequest): Promise<Decision> {
@@ -76,6 +81,9 @@ export class RoutingPipeline implements Pipeline {
 
   private async decide(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
     const requestId = req.headers.get('x-request-id') || randomUUID();
+    if (!this.apiPaths.allows(req.path)) {
+      return reject({ status: 404, code: 'unknown_url', message: `Invalid URL (${req.method} ${truncate(req.path, 200)}): the router serves the inference API only` });
+    }
     if (req.body.length > this.opts.maxBodyBytes) {
       return reject({
         status: 413,
@@ -211,7 +219,10 @@ export class RoutingPipeline implements Pipeline {
       endpoints: ranked.map((e) => e.address),
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
       // A client must not steer the prefill pick or the gateway's provider route either.
-      removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
+      removeHeaders: [
+        ...(prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER]),
+        ...(principal.consumedHeaders ?? []),
+      ],
       body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
@@ -336,6 +347,10 @@ function isModelList(req: InboundRequest): boolean {
   const q = req.path.indexOf('?');
   const p = q < 0 ? req.path : req.path.slice(0, q);
   return req.method === 'GET' && /\/models\/?$/.test(p);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export function reject(err: ApiError): RejectDecision {
