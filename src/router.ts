@@ -79,6 +79,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     providers: loadProviderSettings(config.providers),
     outlier: new OutlierDetector(config.outlierDetection),
     apiPaths: new ApiPaths(config.router.allowedPaths),
+    attemptTimeouts: config.router.attemptTimeouts,
   });
 
   forgetRemovedEndpoints(datastore, scheduler);

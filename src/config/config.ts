@@ -24,6 +24,8 @@ export interface RouterConfig {
     testMode: boolean;
     /** Exact paths routed besides the built-in inference API (everything else is answered 404). */
     allowedPaths: string[];
+    /** Proxy per-attempt timeouts where a ModelRoute's trafficPolicy sets none; 0 = none. */
+    attemptTimeouts: { headersMs: number; firstTokenMs: number };
   };
   metrics: {
     scrapeIntervalMs: number;
@@ -77,6 +79,7 @@ export function parseConfig(input: unknown): RouterConfig {
     raw = { ...raw, ...(inner ?? {}) };
   }
   const router = section(raw.router, 'router');
+  const attempt = section(router.attemptTimeouts, 'router.attemptTimeouts');
   const metrics = section(raw.metrics, 'metrics');
   const pool = section(raw.inferencePool, 'inferencePool');
   const flow = section(raw.flowControl, 'flowControl');
@@ -91,6 +94,11 @@ export function parseConfig(input: unknown): RouterConfig {
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       testMode: router.testMode === true,
       allowedPaths: parseAllowedPaths(router.allowedPaths, 'router.allowedPaths'),
+      attemptTimeouts: {
+        // Off: a non-streamed answer's headers come only once the whole generation is done.
+        headersMs: num(attempt.headersMs, 0, 'router.attemptTimeouts.headersMs', 0),
+        firstTokenMs: num(attempt.firstTokenMs, 60_000, 'router.attemptTimeouts.firstTokenMs', 0),
+      },
     },
     metrics: {
       scrapeIntervalMs: interval,

@@ -43,6 +43,13 @@ export interface PipelineOptions {
   outlier?: OutlierDetector;
   /** Paths routed at all (the inference API plus the operator's additions); the built-in API when unset. */
   apiPaths?: ApiPaths;
+  /** Per-attempt timeouts where a ModelRoute sets none (`router.attemptTimeouts`); none when unset. */
+  attemptTimeouts?: AttemptTimeouts;
+}
+
+export interface AttemptTimeouts {
+  headersMs: number;
+  firstTokenMs: number;
 }
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
@@ -211,6 +218,7 @@ export class RoutingPipeline implements Pipeline {
       prefill,
     });
     const policy = target.server?.spec.trafficPolicy;
+    const perAttempt = target.match?.route.spec.trafficPolicy;
     const body = rewritten ? { ...parsed.json, model: upstreamModel } : parsed.json;
     // ext_proc: llm-d's sidecar on the decode pod runs the prefill, told where by a header (never the client's).
     const prefillerHeader: Record<string, string> = pd && req.frontend !== 'proxy' ? { [PREFILLER_HEADER]: pd.pairs[0]!.prefill.address } : {};
@@ -229,6 +237,8 @@ export class RoutingPipeline implements Pipeline {
         timeoutMs: policy?.timeoutMs ?? 0,
         retryAttempts: policy?.retry?.attempts ?? 0,
         retryIntervalMs: policy?.retry?.retryIntervalMs ?? 100,
+        attemptHeadersTimeoutMs: perAttempt?.headersTimeoutMs ?? this.opts.attemptTimeouts?.headersMs ?? 0,
+        attemptFirstTokenTimeoutMs: parsed.stream ? (perAttempt?.firstTokenTimeoutMs ?? this.opts.attemptTimeouts?.firstTokenMs ?? 0) : 0,
       },
       exchange,
       ...(fallback && { fallback }),

@@ -140,7 +140,8 @@ describe('proxy surface: routed paths and consumed credentials', () => {
     }
 
     it('removes the verified credential and the cookies from the upstream request', async () => {
-      for (const credential of [{ authorization: `Bearer ${AUTHED_KEY}` }, { 'x-api-key': AUTHED_KEY }]) {
+      const credentials: Array<Record<string, string>> = [{ authorization: `Bearer ${AUTHED_KEY}` }, { 'x-api-key': AUTHED_KEY }];
+      for (const credential of credentials) {
         const t = await envoy.exchange({ mode: 'FULL_DUPLEX_STREAMED', headers: { ...credential, cookie: 'session=s3cret' }, body: JSON.parse(chatBody('authed')), response: null });
         expect(t.outcome, t.reason).to.equal('routed');
         expect([...t.upstreamHeaders.keys()]).to.not.include.members(['authorization', 'x-api-key', 'cookie']);
