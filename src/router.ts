@@ -5,6 +5,7 @@ import { Authenticator, parseAuthConfig } from './filters/auth/index.js';
 import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js';
 import { loadProviderSettings, OutlierDetector } from './providers/index.js';
 import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
+import { ApiPaths } from './core/api-paths.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
@@ -77,6 +78,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     countTokens: countTokensAsync,
     providers: loadProviderSettings(config.providers),
     outlier: new OutlierDetector(config.outlierDetection),
+    apiPaths: new ApiPaths(config.router.allowedPaths),
+    attemptTimeouts: config.router.attemptTimeouts,
   });
 
   forgetRemovedEndpoints(datastore, scheduler);

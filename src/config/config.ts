@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { num, section } from './read.js';
+import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
@@ -21,6 +22,10 @@ export interface RouterConfig {
     decisionTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
+    /** Exact paths routed besides the built-in inference API (everything else is answered 404). */
+    allowedPaths: string[];
+    /** Proxy per-attempt timeouts where a ModelRoute's trafficPolicy sets none; 0 = none. */
+    attemptTimeouts: { headersMs: number; firstTokenMs: number };
   };
   metrics: {
     scrapeIntervalMs: number;
@@ -74,6 +79,7 @@ export function parseConfig(input: unknown): RouterConfig {
     raw = { ...raw, ...(inner ?? {}) };
   }
   const router = section(raw.router, 'router');
+  const attempt = section(router.attemptTimeouts, 'router.attemptTimeouts');
   const metrics = section(raw.metrics, 'metrics');
   const pool = section(raw.inferencePool, 'inferencePool');
   const flow = section(raw.flowControl, 'flowControl');
@@ -87,6 +93,12 @@ export function parseConfig(input: unknown): RouterConfig {
       maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       testMode: router.testMode === true,
+      allowedPaths: parseAllowedPaths(router.allowedPaths, 'router.allowedPaths'),
+      attemptTimeouts: {
+        // Off: a non-streamed answer's headers come only once the whole generation is done.
+        headersMs: num(attempt.headersMs, 0, 'router.attemptTimeouts.headersMs', 0),
+        firstTokenMs: num(attempt.firstTokenMs, 60_000, 'router.attemptTimeouts.firstTokenMs', 0),
+      },
     },
     metrics: {
       scrapeIntervalMs: interval,

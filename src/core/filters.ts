@@ -10,6 +10,8 @@ export interface Principal {
   tier?: string;
   groups: string[];
   method: string;
+  /** Request headers the router consumed (the credential it verified, cookies): removed before self-hosted pods. */
+  consumedHeaders?: string[];
 }
 
 export type AuthOutcome =

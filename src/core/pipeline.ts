@@ -7,6 +7,7 @@ import { logger } from '../observability/logger.js';
 import { decisionLatency, picksTotal, requestsTotal } from '../observability/metrics.js';
 import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
+import { ApiPaths } from './api-paths.js';
 import { RequestExchange } from './exchange.js';
 import type { AuthFilter, Principal, RateLimitFilter, Reservation, TokenCounter } from './filters.js';
 import type { AdmissionControl } from './admission.js';
@@ -42,6 +43,15 @@ export interface PipelineOptions {
   providers?: ProviderSettings;
   /** Passive outlier detection over pods and providers; off when unset. */
   outlier?: OutlierDetector;
+  /** Paths routed at all (the inference API plus the operator's additions); the built-in API when unset. */
+  apiPaths?: ApiPaths;
+  /** Per-attempt timeouts where a ModelRoute sets none (`router.attemptTimeouts`); none when unset. */
+  attemptTimeouts?: AttemptTimeouts;
+}
+
+export interface AttemptTimeouts {
+  headersMs: number;
+  firstTokenMs: number;
 }
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
@@ -53,10 +63,12 @@ const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
 export class RoutingPipeline implements Pipeline {
   private readonly random: () => number;
   private readonly providers: ProviderSettings;
+  private readonly apiPaths: ApiPaths;
 
   constructor(private readonly opts: PipelineOptions) {
     this.random = opts.random ?? Math.random;
     this.providers = opts.providers ?? defaultProviderSettings();
+    this.apiPaths = opts.apiPaths ?? new ApiPaths();
   }
 
   handle(req: InboundRequest): Promise<Decision> {
@@ -78,6 +90,9 @@ export class RoutingPipeline implements Pipeline {
 
   private async decide(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
     const requestId = req.headers.get('x-request-id') || randomUUID();
+    if (!this.apiPaths.allows(req.path)) {
+      return reject({ status: 404, code: 'unknown_url', message: `Invalid URL (${req.method} ${truncate(req.path, 200)}): the router serves the inference API only` });
+    }
     if (req.body.length > this.opts.maxBodyBytes) {
       return reject({
         status: 413,
@@ -204,6 +219,7 @@ export class RoutingPipeline implements Pipeline {
       prefill,
     });
     const policy = target.server?.spec.trafficPolicy;
+    const perAttempt = target.match?.route.spec.trafficPolicy;
     const body = rewritten ? { ...parsed.json, model: upstreamModel } : parsed.json;
     // ext_proc: llm-d's sidecar on the decode pod runs the prefill, told where by a header (never the client's).
     const prefillerHeader: Record<string, string> = pd && req.frontend !== 'proxy' ? { [PREFILLER_HEADER]: pd.pairs[0]!.prefill.address } : {};
@@ -212,14 +228,21 @@ export class RoutingPipeline implements Pipeline {
       endpoints: ranked.map((e) => e.address),
       setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
       // A client must not steer the prefill pick or the gateway's provider route either; the rewrite header is the
-      // gateway's word to the picker, not the engine's.
-      removeHeaders: [...(prefillerHeader[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER]), PROVIDER_HEADER, ...MODEL_REWRITE_HEADERS],
+      // gateway's word to the picker, not the engine's; credentials the router consumed stay with the router.
+      removeHeaders: [
+        ...(prefillerHeader[PREFILLER_HEADER] ? [] : [PREFILLER_HEADER]),
+        PROVIDER_HEADER,
+        ...MODEL_REWRITE_HEADERS,
+        ...(principal.consumedHeaders ?? []),
+      ],
       body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,
       upstream: {
         scheme: target.server?.spec.workloadPort.protocol ?? 'http',
         timeoutMs: policy?.timeoutMs ?? 0,
         retryAttempts: policy?.retry?.attempts ?? 0,
         retryIntervalMs: policy?.retry?.retryIntervalMs ?? 100,
+        attemptHeadersTimeoutMs: perAttempt?.headersTimeoutMs ?? this.opts.attemptTimeouts?.headersMs ?? 0,
+        attemptFirstTokenTimeoutMs: parsed.stream ? (perAttempt?.firstTokenTimeoutMs ?? this.opts.attemptTimeouts?.firstTokenMs ?? 0) : 0,
       },
       exchange,
       ...(fallback && { fallback }),
@@ -343,6 +366,10 @@ function isModelList(req: InboundRequest): boolean {
   const q = req.path.indexOf('?');
   const p = q < 0 ? req.path : req.path.slice(0, q);
   return req.method === 'GET' && /\/models\/?$/.test(p);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export function reject(err: ApiError): RejectDecision {

@@ -18,6 +18,13 @@ export interface UpstreamPolicy {
   scheme: 'http' | 'https';
   /** Whole-request timeout from ModelServer.trafficPolicy.timeout; 0 = none. */
   timeoutMs: number;
+  /** Each attempt's time to the response headers (ModelRoute.spec.trafficPolicy.headersTimeout); 0 or unset = none. */
+  attemptHeadersTimeoutMs?: number;
+  /**
+   * Each attempt's time to the first body byte of a successful response, for streamed requests only
+   * (ModelRoute.spec.trafficPolicy.firstTokenTimeout); 0 or unset = none.
+   */
+  attemptFirstTokenTimeoutMs?: number;
   /** Extra attempts after the first (ModelServer.trafficPolicy.retry.attempts). */
   retryAttempts: number;
   retryIntervalMs: number;

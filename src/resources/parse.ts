@@ -199,6 +199,12 @@ function parseModelRoute(spec: Raw, metadata: ObjectMeta): ModelRouteResource {
       parentRefs: spec.parentRefs ?? [],
       rules,
       rateLimit: spec.rateLimit,
+      trafficPolicy: spec.trafficPolicy
+        ? {
+            headersTimeoutMs: spec.trafficPolicy.headersTimeout ? parseDuration(spec.trafficPolicy.headersTimeout) : undefined,
+            firstTokenTimeoutMs: spec.trafficPolicy.firstTokenTimeout ? parseDuration(spec.trafficPolicy.firstTokenTimeout) : undefined,
+          }
+        : undefined,
     },
   };
 }

@@ -112,6 +112,12 @@ export const modelRouteSpec: Schema = {
         },
       },
     },
+    trafficPolicy: {
+      // Our extension: per-attempt timeouts of the standalone proxy (ModelServer.trafficPolicy.timeout bounds the whole request).
+      type: 'object',
+      properties: { headersTimeout: duration, firstTokenTimeout: duration },
+      additionalProperties: false,
+    },
     rateLimit: {
       type: 'object',
       properties: {

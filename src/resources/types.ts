@@ -91,7 +91,16 @@ export interface ModelRouteResource {
     parentRefs: Array<{ name: string; namespace?: string; kind?: string; group?: string }>;
     rules: RouteRule[];
     rateLimit?: RouteRateLimit;
+    /** Our extension: per-attempt timeouts (0 = none); unset fields take the router configuration's defaults. */
+    trafficPolicy?: RouteTrafficPolicy;
   };
+}
+
+export interface RouteTrafficPolicy {
+  /** Each attempt's time to the response headers. */
+  headersTimeoutMs?: number;
+  /** Each attempt's time to the first body byte of a streamed (`stream: true`) response. */
+  firstTokenTimeoutMs?: number;
 }
 
 export interface InferencePoolResource {

@@ -69,7 +69,8 @@ export class Authenticator {
         return fail('jwt', new AuthError(401, 'invalid_token', 'malformed', 'The access token is invalid.'));
       }
       if (!this.authorize(principal, model)) return fail(method, forbidden(model));
-      return { ok: true, principal };
+      const consumed = this.consumedHeaders(method, credential.kind);
+      return { ok: true, principal: consumed.length > 0 ? { ...principal, consumedHeaders: consumed } : principal };
     } catch (err) {
       if (err instanceof AuthError) return fail(method, err);
       throw err;
@@ -85,6 +86,17 @@ export class Authenticator {
     this.apiKeys?.close();
     this.jwt?.close();
     this.oauth2?.close();
+  }
+
+  /**
+   * What the router used up authenticating the request and keeps from self-hosted pods, as Envoy's jwt_authn does
+   * unless `forward` is set: the credential's header, per method, and the cookies.
+   */
+  private consumedHeaders(method: Method, kind: 'api-key' | 'bearer'): string[] {
+    const forward = method === 'jwt' ? this.config.jwt?.forward : method === 'oauth2' ? this.config.oauth2?.forward : this.config.apiKeys?.forward;
+    const out = forward === true ? [] : [kind === 'api-key' ? 'x-api-key' : 'authorization'];
+    if (!this.config.forwardCookies) out.push('cookie');
+    return out;
   }
 
   private anonymous(): Principal {

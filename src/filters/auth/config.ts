@@ -53,6 +53,8 @@ export interface ApiKeysConfig {
   files: string[];
   secrets: ApiKeySecretRef[];
   fileRefreshSeconds: number;
+  /** Pass the key on to self-hosted pods; default false: the router consumed it (as Envoy's jwt_authn `forward`). */
+  forward: boolean;
 }
 
 export interface StaticKeyConfig {
@@ -80,6 +82,8 @@ export interface JwtConfig {
   /** How long a verified token's result is reused (never beyond its exp); 0 = verify every request. */
   cacheTtlSeconds: number;
   cacheMaxEntries: number;
+  /** Pass the token on to self-hosted pods; default false. */
+  forward: boolean;
 }
 
 export interface OAuth2Config {
@@ -96,6 +100,8 @@ export interface OAuth2Config {
   cacheMaxEntries: number;
   timeoutMs: number;
   claims: ClaimMapping;
+  /** Pass the token on to self-hosted pods; default false. */
+  forward: boolean;
 }
 
 export interface AuthorizationRule {
@@ -120,6 +126,8 @@ export interface AuthConfig {
   jwt?: JwtConfig;
   oauth2?: OAuth2Config;
   authorization: AuthorizationConfig;
+  /** Pass the client's cookies on to self-hosted pods once the router authenticated it; default false. */
+  forwardCookies: boolean;
 }
 
 const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -127,9 +135,9 @@ const ALL_ALGS = [...ASYMMETRIC_ALGS, 'HS256', 'HS384', 'HS512'];
 
 /** Validates the `auth` section (undefined/null = authentication disabled). Throws ConfigError on bad input. */
 export function parseAuthConfig(raw: unknown): AuthConfig {
-  if (raw === undefined || raw === null) return { mode: 'disabled', anonymous: { user: 'anonymous' }, authorization: allowAll() };
+  if (raw === undefined || raw === null) return { mode: 'disabled', anonymous: { user: 'anonymous' }, authorization: allowAll(), forwardCookies: false };
   const p = 'auth';
-  const o = object(raw, p, ['mode', 'anonymous', 'apiKeys', 'jwt', 'oauth2', 'authorization', 'issuer', 'audiences', 'jwksUri']);
+  const o = object(raw, p, ['mode', 'anonymous', 'apiKeys', 'jwt', 'oauth2', 'authorization', 'issuer', 'audiences', 'jwksUri', 'forwardCookies']);
   const kthenaStyle = o.issuer !== undefined || o.audiences !== undefined || o.jwksUri !== undefined;
   if (kthenaStyle && o.jwt !== undefined) throw new ConfigError(`${p}: use either issuer/audiences/jwksUri or jwt, not both`);
 
@@ -148,6 +156,7 @@ export function parseAuthConfig(raw: unknown): AuthConfig {
     jwt,
     oauth2,
     authorization: o.authorization === undefined ? allowAll() : parseAuthorization(o.authorization, `${p}.authorization`),
+    forwardCookies: bool(o.forwardCookies, `${p}.forwardCookies`, false),
   };
   if (config.mode === 'required' && !apiKeys && !jwt && !oauth2) {
     throw new ConfigError(`${p}: mode is required but no method (apiKeys, jwt, oauth2, issuer/jwksUri) is configured`);
@@ -160,7 +169,7 @@ function allowAll(): AuthorizationConfig {
 }
 
 function parseApiKeys(raw: unknown, p: string): ApiKeysConfig {
-  const o = object(raw, p, ['keys', 'files', 'secrets', 'fileRefreshSeconds']);
+  const o = object(raw, p, ['keys', 'files', 'secrets', 'fileRefreshSeconds', 'forward']);
   return {
     keys: list(o.keys, `${p}.keys`).map((k, i) => parseApiKeyEntry(k, `${p}.keys[${i}]`)),
     files: strList(o.files, `${p}.files`),
@@ -177,6 +186,7 @@ function parseApiKeys(raw: unknown, p: string): ApiKeysConfig {
       };
     }),
     fileRefreshSeconds: optNum(o.fileRefreshSeconds, `${p}.fileRefreshSeconds`, 30, { min: 1 }),
+    forward: bool(o.forward, `${p}.forward`, false),
   };
 }
 
@@ -204,7 +214,7 @@ export function parseApiKeyEntry(raw: unknown, p: string): ApiKeyEntry {
 function parseJwt(raw: unknown, p: string): JwtConfig {
   const o = object(raw, p, [
     'issuer', 'audiences', 'jwksUri', 'discovery', 'algorithms', 'keys', 'clockSkewSeconds', 'claims',
-    'jwksRefreshSeconds', 'unknownKidCooldownSeconds', 'fetchTimeoutMs', 'cacheTtlSeconds', 'cacheMaxEntries',
+    'jwksRefreshSeconds', 'unknownKidCooldownSeconds', 'fetchTimeoutMs', 'cacheTtlSeconds', 'cacheMaxEntries', 'forward',
   ]);
   const keys = list(o.keys, `${p}.keys`).map((k, i) => parseStaticKey(k, `${p}.keys[${i}]`));
   // Issuers are usually URLs, but `iss` is compared as a plain string.
@@ -235,6 +245,7 @@ function parseJwt(raw: unknown, p: string): JwtConfig {
     fetchTimeoutMs: optNum(o.fetchTimeoutMs, `${p}.fetchTimeoutMs`, 2000, { min: 1 }),
     cacheTtlSeconds: optNum(o.cacheTtlSeconds, `${p}.cacheTtlSeconds`, 60, { min: 0 }),
     cacheMaxEntries: optNum(o.cacheMaxEntries, `${p}.cacheMaxEntries`, 10_000, { min: 1, integer: true }),
+    forward: bool(o.forward, `${p}.forward`, false),
   };
 }
 
@@ -268,7 +279,7 @@ function parseClaims(raw: unknown, p: string, defaultUser: string[]): ClaimMappi
 function parseOAuth2(raw: unknown, p: string): OAuth2Config {
   const o = object(raw, p, [
     'introspectionEndpoint', 'issuer', 'clientId', 'clientSecret', 'clientSecretFile', 'clientAuthMethod', 'audiences',
-    'requiredScopes', 'cacheTtlSeconds', 'negativeCacheTtlSeconds', 'cacheMaxEntries', 'timeoutMs', 'claims',
+    'requiredScopes', 'cacheTtlSeconds', 'negativeCacheTtlSeconds', 'cacheMaxEntries', 'timeoutMs', 'claims', 'forward',
   ]);
   const introspectionEndpoint =
     o.introspectionEndpoint === undefined ? undefined : httpUrl(o.introspectionEndpoint, `${p}.introspectionEndpoint`);
@@ -291,6 +302,7 @@ function parseOAuth2(raw: unknown, p: string): OAuth2Config {
     cacheMaxEntries: optNum(o.cacheMaxEntries, `${p}.cacheMaxEntries`, 10_000, { min: 1, integer: true }),
     timeoutMs: optNum(o.timeoutMs, `${p}.timeoutMs`, 1000, { min: 1 }),
     claims: parseClaims(o.claims, `${p}.claims`, ['sub', 'client_id']),
+    forward: bool(o.forward, `${p}.forward`, false),
   };
 }
 

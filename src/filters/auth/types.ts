@@ -5,6 +5,8 @@ export interface Principal {
   tier?: string;
   groups: string[];
   method: 'api-key' | 'jwt' | 'oauth2' | 'anonymous';
+  /** Request headers the router consumed (the credential it verified, cookies): removed before self-hosted pods. */
+  consumedHeaders?: string[];
 }
 
 export type AuthFailure = {

@@ -11,6 +11,7 @@ import { errorCode, isConnectError, retryAfterMs, RetryPlan } from './retry.js';
 import { sendError } from './errors.js';
 import { upstreamTarget } from './upstream-target.js';
 import { PairPlan } from './pair-plan.js';
+import { AttemptDeadline, untilFirstByte } from './attempt-deadline.js';
 import { discard, runPair, type Phase } from './prefill-decode.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -38,9 +39,12 @@ interface Failure {
   retryable: boolean;
   /** The client's error when no attempt is left, in place of the generic 502. */
   error?: ApiError;
+  /** The attempt's own deadline expired (a hung endpoint). */
+  attemptTimeout?: boolean;
 }
 
 function retryReason(f: Failure): string {
+  if (f.attemptTimeout) return 'attempt_timeout';
   if (f.status) return f.status === 429 ? 'status_429' : 'status_5xx';
   return isConnectError(f.err) ? 'connect_error' : 'upstream_error';
 }
@@ -106,17 +110,42 @@ export class Forwarding {
     const headers = upstreamHeaders(this.input.clientHeaders, d, body.length, this.input.forwarded);
     for (let attempt = 0; ; attempt++) {
       const address = d.endpoints[plan.endpointIndex(attempt)]!;
+      const deadline = new AttemptDeadline(this.abort.signal, d.upstream);
       let response: Dispatcher.ResponseData;
       try {
-        response = await this.send(d, address, headers, body, this.abort.signal);
+        response = await this.send(d, address, headers, body, deadline.signal);
       } catch (err) {
-        const next = await this.failed(d, plan, attempt, address, { err, retryable: plan.retryAfterError(err, attempt) });
+        deadline.clear();
+        const next = await this.failed(d, plan, attempt, address, this.attemptFailure(plan, attempt, deadline, err));
         if (next === RETRY) continue;
         return next;
       }
+      deadline.passed('headers');
+      // A streamed answer goes to the client only once its first token is in: until then another endpoint can
+      // still take over.
+      if (deadline.waitsForFirstToken && response.statusCode < 300 && !(await untilFirstByte(response.body, deadline.signal))) {
+        discard(response);
+        const next = await this.failed(d, plan, attempt, address, this.attemptFailure(plan, attempt, deadline, undefined));
+        if (next === RETRY) continue;
+        return next;
+      }
+      deadline.clear();
       const next = await this.answered(d, plan, attempt, address, response);
       if (next !== RETRY) return next;
     }
+  }
+
+  /** Why an attempt without a usable response failed: its own deadline, or an upstream error. */
+  private attemptFailure(plan: RetryPlan, attempt: number, deadline: AttemptDeadline, err: unknown): Failure {
+    const expired = deadline.expired;
+    if (!expired || this.timedOut || this.closed) return { err, retryable: plan.retryAfterError(err, attempt) };
+    const what = expired.phase === 'headers' ? 'response headers' : 'first token';
+    return {
+      err,
+      attemptTimeout: true,
+      retryable: plan.retryAfterAttemptTimeout(attempt),
+      error: { status: 504, code: 'upstream_timeout', message: `no ${what} from the model server within ${expired.ms} ms` },
+    };
   }
 
   /**
@@ -219,12 +248,13 @@ export class Forwarding {
     d.exchange.attemptFailed?.(address);
     if (!this.timedOut && f.retryable) {
       proxyRetries.inc({ reason: retryReason(f) });
-      this.log.debug({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err) }, 'retrying');
+      this.log.debug({ requestId: d.exchange.requestId, endpoint: address, code: f.attemptTimeout ? 'attempt_timeout' : errorCode(err) }, 'retrying');
       if (await this.pause(plan.delayMs(attempt))) return RETRY;
       return this.exhausted(d);
     }
     if (!this.timedOut) {
-      this.log.warn({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err), err: String(err ?? error?.message) }, 'upstream failed');
+      const why = f.attemptTimeout ? error?.message : String(err ?? error?.message);
+      this.log.warn({ requestId: d.exchange.requestId, endpoint: address, code: errorCode(err), err: why }, 'upstream failed');
     }
     // Pod addresses stay in the log; the client learns only what kind of failure it was.
     return this.exhausted(d, errorCode(err), error);
@@ -341,19 +371,25 @@ export class Forwarding {
       }
       if (out.length > 0 && !res.write(out)) body.pause();
     });
-    body.on('end', () => {
+    const onEnd = () => {
       if (this.closed) return;
       const tail = exchange.responseBody(EMPTY, true);
       this.close('success');
       const last = held ? (tail.length > 0 ? Buffer.concat([held, tail]) : held) : tail;
       res.end(last.length > 0 ? last : undefined);
-    });
-    body.on('error', (err) => {
+    };
+    const onError = (err: unknown) => {
       if (this.closed) return;
       this.log.warn({ requestId: exchange.requestId, code: errorCode(err) }, 'upstream stream broke');
       this.close('error');
       res.destroy();
-    });
+    };
+    // Waiting for the first token left the body paused, or already at its end (an empty body) or failed.
+    if (body.errored) return onError(body.errored);
+    body.on('error', onError);
+    if (body.readableEnded) return onEnd();
+    body.on('end', onEnd);
+    body.resume();
   }
 
   private readonly onClientClose = (): void => {

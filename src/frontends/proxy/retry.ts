@@ -88,6 +88,15 @@ export class RetryPlan {
     return attempt < this.extraAttempts && !isCertificateError(err);
   }
 
+  /**
+   * Whether another attempt may follow one whose own deadline expired (no headers, or no first token, in time). The
+   * endpoint is hung or far behind and nothing reached the client: like a connect error, it is worth one failover
+   * even without a retry policy.
+   */
+  retryAfterAttemptTimeout(attempt: number): boolean {
+    return attempt < this.extraAttempts;
+  }
+
   /** Whether a response status is retried instead of returned. */
   retryAfterStatus(status: number, attempt: number): boolean {
     if (this.policy.retryAttempts <= 0 || attempt >= this.extraAttempts) return false;

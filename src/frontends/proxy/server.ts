@@ -4,6 +4,7 @@ import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
 import { rejectMalformed, sendError } from './errors.js';
 import { Dispatchers } from './dispatchers.js';
+import { ConnectionDrain } from './drain.js';
 import { Forwarding } from './forward.js';
 import { inboundHeaders } from './headers.js';
 import { proxyLocalReplies } from './metrics.js';
@@ -33,14 +34,17 @@ export interface ProxyServerOptions {
    */
   upstreamKeepAliveMs?: number;
   upstreamTls?: UpstreamTlsOptions;
+  /** During a drain, how long a keep-alive connection must stay idle before it is closed. Default 1000 ms. */
+  drainIdleCloseMs?: number;
 }
 
 export interface ProxyServer {
   /** The bound port (useful with port 0). */
   readonly port: number;
   /**
-   * Stops accepting connections, lets in-flight requests finish for up to `graceMs` (default 10 s), then cancels the
-   * rest and closes every connection, downstream and upstream.
+   * Stops accepting connections and answers `Connection: close` from then on, lets in-flight requests finish for up
+   * to `graceMs` (default 10 s) while connections close as they fall idle, then cancels the rest and closes every
+   * connection, downstream and upstream.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -66,6 +70,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatchers, log };
   const inFlight = new Tracker();
   const server: Server = createServer((req, res) => {
+    drain.track(req, res);
     inFlight.enter();
     res.once('close', () => inFlight.leave());
     handle(req, res, ctx).catch((err: unknown) => {
@@ -74,6 +79,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       else res.destroy();
     });
   });
+  const drain = new ConnectionDrain(server, options.drainIdleCloseMs ?? 1_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(socket, err.code));
 
   await new Promise<void>((resolve, reject) => {
@@ -91,11 +97,11 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     port,
     close(graceMs = 10_000) {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await inFlight.idle(graceMs);
+        const closed = drain.start();
+        await drain.settled(graceMs);
         server.closeAllConnections();
         await closed;
+        server.close(); // http's own cleanup (its connection checks); the listener is closed already
         // Responses report 'close' (which cancels their upstream request) just after the server's own close.
         await inFlight.idle(1_000);
         await dispatchers.destroy();

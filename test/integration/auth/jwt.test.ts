@@ -115,7 +115,7 @@ describe('auth: JWT with a JWKS endpoint', function () {
     const r = await auth.authenticate(bearer(await sign(key1, { org: 'acme' })), 'llama');
     expect(r).to.deep.equal({
       ok: true,
-      principal: { user: 'alice', tenant: 'acme', tier: 'gold', groups: ['ml', 'research'], method: 'jwt' },
+      principal: { user: 'alice', tenant: 'acme', tier: 'gold', groups: ['ml', 'research'], method: 'jwt', consumedHeaders: ['authorization', 'cookie'] },
     });
   });
 

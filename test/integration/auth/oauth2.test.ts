@@ -50,7 +50,7 @@ describe('auth: OAuth 2.0 introspection against oidc-provider', function () {
     for (const r of results) {
       expect(r).to.deep.equal({
         ok: true,
-        principal: { user: idp.caller.clientId, tenant: idp.caller.clientId, tier: undefined, groups: [], method: 'oauth2' },
+        principal: { user: idp.caller.clientId, tenant: idp.caller.clientId, tier: undefined, groups: [], method: 'oauth2', consumedHeaders: ['authorization', 'cookie'] },
       });
     }
     await auth.authenticate(bearer(token), 'llama');

@@ -41,7 +41,8 @@ describe('auth: API keys', () => {
     const a = await auth.authenticate(h({ authorization: `Bearer ${PLAIN}` }), 'gpt');
     expect(a).to.deep.equal({
       ok: true,
-      principal: { user: 'alice', tenant: 'acme', tier: 'pro', groups: ['ml'], method: 'api-key' },
+      // The verified key's header and the cookies are the router's: they do not go on to the pod.
+      principal: { user: 'alice', tenant: 'acme', tier: 'pro', groups: ['ml'], method: 'api-key', consumedHeaders: ['authorization', 'cookie'] },
     });
     const b = await auth.authenticate(h({ 'x-api-key': HASHED }), 'llama-3-8b');
     expect(b.ok && b.principal).to.deep.include({ user: 'bob', tenant: 'bob', tier: 'free' });

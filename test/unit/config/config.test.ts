@@ -5,13 +5,20 @@ import { parseCli, CliError } from '../../../src/cli.js';
 describe('config and CLI', () => {
   it('defaults', () => {
     const c = parseConfig({});
-    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
+    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false, allowedPaths: [], attemptTimeouts: { headersMs: 0, firstTokenMs: 60_000 } });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
     // As the Go picker by default: only sheddable requests are refused under saturation, nothing is queued.
     expect(c.flowControl).to.include({ enabled: true, queueing: false, maxQueueTimeMs: 3000, maxQueueSize: 1000 });
     expect(parseConfig({ flowControl: { queueing: true } }).flowControl.queueing).to.equal(true);
+  });
+
+  it('router.allowedPaths takes exact paths only', () => {
+    expect(parseConfig({ router: { allowedPaths: ['/v1/rerank', '/tokenize'] } }).router.allowedPaths).to.deep.equal(['/v1/rerank', '/tokenize']);
+    for (const bad of ['v1/rerank', '/v1/../metrics', '/v1/x?y=1', '/v1//x', '/v1/x/', '/v1/a%2Fb', 7]) {
+      expect(() => parseConfig({ router: { allowedPaths: [bad] } }), String(bad)).to.throw(/router\.allowedPaths\[0\]/);
+    }
   });
 
   it('accepts Kthena routerConfiguration nested as a YAML string', () => {

@@ -76,7 +76,7 @@ describe('routing pipeline', () => {
     expect(d.endpoints).to.have.length(2);
     expect(JSON.parse(d.body!.toString()).model).to.equal('meta-llama/Llama-3.1-8B');
     expect(d.setHeaders['x-request-id']).to.equal('req-1');
-    expect(d.upstream).to.deep.equal({ scheme: 'http', timeoutMs: 30_000, retryAttempts: 2, retryIntervalMs: 50 });
+    expect(d.upstream).to.deep.equal({ scheme: 'http', timeoutMs: 30_000, retryAttempts: 2, retryIntervalMs: 50, attemptHeadersTimeoutMs: 0, attemptFirstTokenTimeoutMs: 0 });
     d.exchange.finish('success');
   });
 
