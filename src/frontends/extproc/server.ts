@@ -20,6 +20,8 @@ export interface ExtProcServerOptions {
   decisionTimeoutMs?: number;
   /** Envoy's ext_proc message_timeout (default 200 ms); other modes must decide within 90% of it. */
   messageTimeoutMs?: number;
+  /** Streams one gateway connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 500. */
+  maxConcurrentStreams?: number;
 }
 
 export interface StartedServer {
@@ -27,6 +29,14 @@ export interface StartedServer {
   /** PEM certificate served when TLS is on (the generated one for 'self-signed'). */
   certificate?: string;
 }
+
+/**
+ * Node's HTTP/2 (nghttp2) answers more than 1,000 stream resets on one connection, refilled at 33 per second,
+ * with GOAWAY(INTERNAL_ERROR), and Node 20 cannot raise that limit. Envoy resets every ext_proc stream it is done
+ * with, and cancels them all when clients go away together; capping the streams open on a connection at half
+ * the budget means one burst of cancels can never exhaust it (Envoy opens more connections instead).
+ */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 500;
 
 /** Room for the headers and framing around a whole buffered body in one gRPC message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -54,6 +64,7 @@ export class ExtProcServer {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.maxBodyBytes + MESSAGE_HEADROOM_BYTES,
       'grpc.max_send_message_length': -1,
+      'grpc.max_concurrent_streams': options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     });
     server.addService(protos.extProcService, {
       Process: (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => this.serve(call, streamOptions),
