@@ -14,7 +14,7 @@ export interface ClosedLoopResult {
   statuses: Record<number, number>;
   /** Transport errors (connection reset, refused, ...) by message. */
   errors: Record<string, number>;
-  /** A few 5xx bodies, for the assertion message. */
+  /** A few 4xx/5xx bodies, for the assertion message. */
   samples: string[];
   sent: number;
   durationMs: number;
@@ -37,7 +37,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
         });
         const text = await res.body.text();
         result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1;
-        if (res.statusCode >= 500 && result.samples.length < 5) result.samples.push(`${res.statusCode} ${text.slice(0, 200)}`);
+        if (res.statusCode >= 400 && result.samples.length < 5) result.samples.push(`${res.statusCode} ${text.slice(0, 200)}`);
       } catch (err) {
         const key = (err as Error).message;
         result.errors[key] = (result.errors[key] ?? 0) + 1;

@@ -86,14 +86,18 @@ export class ExtProcServer {
   }
 
   /**
-   * Graceful stop: health turns NOT_SERVING, no new streams are accepted, open streams may finish within
-   * `graceMs`; after that they are cancelled (their exchanges finish as 'cancelled').
+   * Graceful stop: health turns NOT_SERVING; if a gateway or probe health-checks this server, new streams are
+   * still served for `delayMs` so it can notice and stop sending (closing the listener at once would fail the
+   * streams it sends meanwhile); then no new streams are accepted and open ones may finish within `graceMs`,
+   * after which they are cancelled (their exchanges finish as 'cancelled').
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = 10_000, delayMs = 0): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
     this.health.setDraining();
+    // Observed within the last minute: health checkers poll every few seconds at most.
+    if (delayMs > 0 && this.health.isObserved(60_000)) await new Promise((r) => setTimeout(r, delayMs));
     this.health.closeWatchers();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
