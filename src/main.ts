@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    router.stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000)).then(
+    router.stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000), Number(process.env.KTHENA_DRAIN_DELAY_MS ?? 3_000)).then(
       () => process.exit(0),
       (err) => {
         logger.error({ err: String(err) }, 'shutdown failed');

@@ -44,8 +44,11 @@ export interface Router {
   pipeline: RoutingPipeline;
   ports: { grpc: number; health?: number; http?: number; metrics?: number };
   ready(): boolean;
-  /** Graceful: readiness off, in-flight streams drain up to `graceMs`, then everything closes. */
-  stop(graceMs?: number): Promise<void>;
+  /**
+   * Graceful: readiness off; ext_proc keeps serving for `drainDelayMs` when something health-checks it; in-flight
+   * streams drain up to `graceMs`; then everything closes.
+   */
+  stop(graceMs?: number, drainDelayMs?: number): Promise<void>;
 }
 
 /** Composition root: wires sources → datastore → metrics fetcher → scheduler → pipeline → front doors. */
@@ -161,9 +164,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     pipeline,
     ports,
     ready,
-    async stop(graceMs = 10_000) {
+    async stop(graceMs = 10_000, drainDelayMs = 0) {
       resourcesLoaded = false;
-      await Promise.all([extproc.stop(graceMs), proxy?.close(graceMs)]);
+      await Promise.all([extproc.stop(graceMs, drainDelayMs), proxy?.close(graceMs)]);
       await health?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();

@@ -92,7 +92,10 @@ export interface EnvoyProcess {
  * Runs a real Envoy on the given bootstrap with the listener and admin ports moved to free loopback ports (all other
  * rewriting is the caller's). Resolves once the admin endpoint reports LIVE.
  */
-export async function startEnvoy(config: EnvoyBootstrap, options: { logLevel?: string } = {}): Promise<EnvoyProcess> {
+export async function startEnvoy(
+  config: EnvoyBootstrap,
+  options: { logLevel?: string; /** Extra command-line arguments, e.g. `--component-log-level`. */ args?: string[] } = {},
+): Promise<EnvoyProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   config.admin.address.socket_address = { address: '127.0.0.1', port_value: adminPort };
@@ -102,7 +105,7 @@ export async function startEnvoy(config: EnvoyBootstrap, options: { logLevel?: s
   writeFileSync(file, stringify(config));
   const child = spawn(
     envoyBinary(),
-    ['-c', file, '--use-dynamic-base-id', '--disable-hot-restart', '--concurrency', '1', '-l', options.logLevel ?? 'warn'],
+    ['-c', file, '--use-dynamic-base-id', '--disable-hot-restart', '--concurrency', '1', '-l', options.logLevel ?? 'warn', ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

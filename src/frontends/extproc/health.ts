@@ -30,6 +30,7 @@ export class HealthState {
   private ready = false;
   private draining = false;
   private readonly watchers = new Set<Watcher>();
+  private lastCheckedAt = Number.NEGATIVE_INFINITY;
 
   setReady(ready: boolean): void {
     this.ready = ready;
@@ -53,6 +54,14 @@ export class HealthState {
     return this.ready && !this.draining ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   }
 
+  /**
+   * Someone acts on this state: a Watch is open, or a Check came in within `withinMs`. A gateway or kubelet
+   * that health-checks the router must see NOT_SERVING before the listener goes away.
+   */
+  isObserved(withinMs: number, now = Date.now()): boolean {
+    return this.watchers.size > 0 || now - this.lastCheckedAt <= withinMs;
+  }
+
   /** Ends every Watch stream (on shutdown, so connections can close). */
   closeWatchers(): void {
     for (const w of this.watchers) w.call.end();
@@ -66,6 +75,7 @@ export class HealthState {
         call: grpc.ServerUnaryCall<HealthRequest, HealthResponse>,
         callback: grpc.sendUnaryData<HealthResponse>,
       ) => {
+        this.lastCheckedAt = Date.now();
         const service = call.request.service ?? '';
         const status = this.statusOf(service);
         if (status === undefined) {

@@ -22,6 +22,8 @@ export interface ExtProcServerOptions {
   messageTimeoutMs?: number;
   /** Gateway API conformance hooks (never in production: they name pod addresses). */
   testMode?: boolean;
+  /** Streams one gateway connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 500. */
+  maxConcurrentStreams?: number;
 }
 
 export interface StartedServer {
@@ -29,6 +31,14 @@ export interface StartedServer {
   /** PEM certificate served when TLS is on (the generated one for 'self-signed'). */
   certificate?: string;
 }
+
+/**
+ * Node's HTTP/2 (nghttp2) answers more than 1,000 stream resets on one connection, refilled at 33 per second,
+ * with GOAWAY(INTERNAL_ERROR), and Node 20 cannot raise that limit. Envoy resets every ext_proc stream it is done
+ * with, and cancels them all when clients go away together; capping the streams open on a connection at half
+ * the budget means one burst of cancels can never exhaust it (Envoy opens more connections instead).
+ */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 500;
 
 /** Room for the headers and framing around a whole buffered body in one gRPC message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -57,6 +67,7 @@ export class ExtProcServer {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.maxBodyBytes + MESSAGE_HEADROOM_BYTES,
       'grpc.max_send_message_length': -1,
+      'grpc.max_concurrent_streams': options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
     });
     server.addService(protos.extProcService, {
       Process: (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => this.serve(call, streamOptions),
@@ -78,14 +89,18 @@ export class ExtProcServer {
   }
 
   /**
-   * Graceful stop: health turns NOT_SERVING, no new streams are accepted, open streams may finish within
-   * `graceMs`; after that they are cancelled (their exchanges finish as 'cancelled').
+   * Graceful stop: health turns NOT_SERVING; if a gateway or probe health-checks this server, new streams are
+   * still served for `delayMs` so it can notice and stop sending (closing the listener at once would fail the
+   * streams it sends meanwhile); then no new streams are accepted and open ones may finish within `graceMs`,
+   * after which they are cancelled (their exchanges finish as 'cancelled').
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = 10_000, delayMs = 0): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
     this.health.setDraining();
+    // Observed within the last minute: health checkers poll every few seconds at most.
+    if (delayMs > 0 && this.health.isObserved(60_000)) await new Promise((r) => setTimeout(r, delayMs));
     this.health.closeWatchers();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -150,11 +150,18 @@ export class ProcessStream {
     this.maybeClose();
   }
 
-  /** Envoy cancelled the stream, or the transport failed. */
+  /**
+   * Envoy reset the stream, or the transport failed. Envoy resets every ext_proc stream when it is done with it
+   * (END_STREAM, then RST_STREAM at once), so a reset is a failure only when it cut the exchange short: before
+   * the decision was sent, or while the response was still passing through. A reset after the route and before
+   * any response phase is how Envoy ends a stream without response processing, and an upstream that fails
+   * before answering is Envoy's to report.
+   */
   onCancel(): void {
     if (this.closed) return;
     this.closed = true;
-    extProcStreamFailures.inc({ reason: 'cancelled' });
+    const cut = this.phase !== 'decided' || (this.responseStarted && !this.responseComplete);
+    if (cut) extProcStreamFailures.inc({ reason: 'cancelled' });
     this.finishExchange('cancelled');
   }
 
