@@ -110,6 +110,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
         pipeline,
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
+        messageTimeoutMs: config.router.messageTimeoutMs,
       }),
     );
     ports.grpc = started.port;
