@@ -31,6 +31,8 @@ export interface ExchangeInit {
   modelRewrite?: { client: string; upstream: string };
   labels: { model: string; route: string };
   testMode?: boolean;
+  /** Added to the client's response headers: the rate-limit state of the admitted request (x-ratelimit-*). */
+  clientHeaders?: Record<string, string>;
   /** The flow controller's slot, given back when the request ends. */
   admission?: { done(): void };
   /** Applied to the response before the model rewrite; usage is read from the upstream bytes, before it. */
@@ -87,9 +89,10 @@ export class RequestExchange implements Exchange {
     this.status = status;
     this.usage.setContentType(headers.get('content-type'));
     this.init.transform?.start?.(status, headers);
+    const extra = this.init.clientHeaders;
     // Gateway API conformance: echo the endpoint that served the request (test mode only: it names pod IPs).
-    if (this.init.testMode) return { 'x-conformance-test-served-endpoint': this.endpoint?.address ?? '' };
-    return undefined;
+    if (this.init.testMode) return { ...extra, 'x-conformance-test-served-endpoint': this.endpoint?.address ?? '' };
+    return extra;
   }
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {

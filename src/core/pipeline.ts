@@ -137,7 +137,7 @@ export class RoutingPipeline implements Pipeline {
         provider: target.provider,
         settings: this.providers,
         outlier: this.opts.outlier,
-        exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, labels },
+        exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, labels, clientHeaders: limitHeaders },
         setHeaders: { 'x-request-id': requestId },
         fallback,
       });
@@ -198,6 +198,7 @@ export class RoutingPipeline implements Pipeline {
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
       labels,
       testMode: this.opts.testMode,
+      clientHeaders: limitHeaders,
       admission,
       health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
       prefill,
@@ -209,7 +210,7 @@ export class RoutingPipeline implements Pipeline {
     const decision: RouteDecision = {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
-      setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
+      setHeaders: { 'x-request-id': requestId, ...prefillerHeader },
       // A client must not steer the prefill pick or the gateway's provider route either.
       removeHeaders: prefillerHeader[PREFILLER_HEADER] ? [PROVIDER_HEADER] : [PREFILLER_HEADER, PROVIDER_HEADER],
       body: rewritten ? (spliceModel(req.body, upstreamModel) ?? Buffer.from(JSON.stringify(body))) : undefined,

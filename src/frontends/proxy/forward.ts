@@ -301,8 +301,8 @@ export class Forwarding {
     const body = response.body;
     this.upstreamBody = body;
     const headers = downstreamHeaders(response.headers);
-    exchange.responseHeaders(response.statusCode, headers.map);
-    res.writeHead(response.statusCode, headers.client);
+    const extra = exchange.responseHeaders(response.statusCode, headers.map);
+    res.writeHead(response.statusCode, extra ? { ...headers.client, ...extra } : headers.client);
     // An event stream goes out chunk by chunk, its headers at once (the client learns the stream is open before the
     // first token). Any other body is written one chunk behind, so that a one-chunk JSON answer leaves with its
     // headers and the chunked-encoding terminator in a single write.
