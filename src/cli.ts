@@ -37,7 +37,7 @@ Options:
   --health-port N          extra gRPC health port for probes (default 9003; 0 disables)
   --http-port N            standalone proxy port (default 8080; 0 disables)
   --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
-  --pool-name NAME         InferencePool mode: pick among this pool's endpoints
+  --pool-name NAME         InferencePool mode: pick among (and watch, scrape) only this pool's endpoints
   --pool-namespace NS      namespace of the pool (default "default")
 
 Kubernetes (either of the first two turns the Kubernetes source on):
@@ -45,7 +45,8 @@ Kubernetes (either of the first two turns the Kubernetes source on):
   --in-cluster             watch the cluster the router runs in (service account)
   --namespace NS           namespace to watch (default $POD_NAMESPACE, else the context's, else "default")
   --all-namespaces         watch every namespace
-  --pod-selector SELECTOR  label selector for model-server Pods, e.g. "app=vllm"
+  --pod-selector SELECTOR  label selector for model-server Pods, e.g. "app=vllm" (with --pool-name, default:
+                           the pool's spec.selector)
   --inferencepool-v1alpha2 also watch inference.networking.x-k8s.io/v1alpha2 InferencePools
   --leader-elect           write status conditions from the replica holding the Lease
   --lease-name NAME        the Lease (default kthena-router)

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = await loadConfig(cli.config);
+  const pool = cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined;
   const router = await startRouter({
     config,
     resources: cli.resources,
@@ -23,8 +24,8 @@ async function main(): Promise<void> {
     healthPort: cli.healthPort,
     httpPort: cli.httpPort,
     metricsPort: cli.metricsPort,
-    pool: cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined,
-    sources: cli.kubernetes ? [new KubernetesSource(cli.kubernetes)] : [],
+    pool,
+    sources: cli.kubernetes ? [new KubernetesSource({ ...cli.kubernetes, pool })] : [],
   });
   let stopping = false;
   const shutdown = (signal: string) => {

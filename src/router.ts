@@ -54,7 +54,7 @@ export interface Router {
 /** Composition root: wires sources → datastore → metrics fetcher → scheduler → pipeline → front doors. */
 export async function startRouter(opts: RouterOptions): Promise<Router> {
   const { config } = opts;
-  const datastore = new Datastore({ poolEngine: config.inferencePool.engine });
+  const datastore = new Datastore({ poolEngine: config.inferencePool.engine, pool: opts.pool });
   const scheduler = new Scheduler(config.scheduler);
   const admission = config.flowControl.enabled
     ? new AdmissionControl(
@@ -117,6 +117,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
         testMode: config.router.testMode,
+        messageTimeoutMs: config.router.messageTimeoutMs,
       }),
     );
     ports.grpc = started.port;

@@ -20,6 +20,11 @@ export interface RouterConfig {
     maxBodyBytes: number;
     /** Longest a routing decision may take before the request is answered 503. */
     decisionTimeoutMs: number;
+    /**
+     * The ext_proc filter's `message_timeout` in the Envoy in front (Envoy's default: 200 ms). Outside full duplex a
+     * decision must be answered within it (the router keeps 10% for the way back), so set it to what the bootstrap says.
+     */
+    messageTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
     /** Exact paths routed besides the built-in inference API (everything else is answered 404). */
@@ -92,6 +97,7 @@ export function parseConfig(input: unknown): RouterConfig {
     router: {
       maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
+      messageTimeoutMs: num(router.messageTimeoutMs, 200, 'router.messageTimeoutMs', 1),
       testMode: router.testMode === true,
       allowedPaths: parseAllowedPaths(router.allowedPaths, 'router.allowedPaths'),
       attemptTimeouts: {

@@ -156,6 +156,7 @@ export class RoutingPipeline implements Pipeline {
         outlier: this.opts.outlier,
         exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, labels },
         setHeaders: { 'x-request-id': requestId },
+        clientHeaders: limitHeaders,
         fallback,
       });
       if (!('status' in d)) return d;
@@ -226,7 +227,8 @@ export class RoutingPipeline implements Pipeline {
     const decision: RouteDecision = {
       kind: 'route',
       endpoints: ranked.map((e) => e.address),
-      setHeaders: { 'x-request-id': requestId, ...limitHeaders, ...prefillerHeader },
+      setHeaders: { 'x-request-id': requestId, ...prefillerHeader },
+      clientHeaders: limitHeaders,
       // A client must not steer the prefill pick or the gateway's provider route either; the rewrite header is the
       // gateway's word to the picker, not the engine's; credentials the router consumed stay with the router.
       removeHeaders: [

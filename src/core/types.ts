@@ -49,6 +49,8 @@ export interface RouteDecision {
   setHeaders: Record<string, string>;
   /** Headers to remove from the upstream request. */
   removeHeaders: string[];
+  /** Headers added to the response the client gets: the admitted request's rate-limit state (x-ratelimit-*). */
+  clientHeaders?: Record<string, string>;
   /** Replacement request body, when the pipeline rewrote it (e.g. the model name). */
   body?: Buffer;
   upstream: UpstreamPolicy;

@@ -36,7 +36,11 @@ export class Datastore {
   private readonly listeners = new Set<Listener>();
   private version = 0;
 
-  constructor(private readonly opts: { poolEngine?: string } = {}) {}
+  /**
+   * `pool`: InferencePool mode. Only that pool's pods become endpoints (and so are scraped): requests are never sent
+   * anywhere else, whatever other pools and ModelServers the namespace holds.
+   */
+  constructor(private readonly opts: { poolEngine?: string; pool?: { namespace: string; name: string } } = {}) {}
 
   sinkFor(source: string): ResourceSink {
     let own = this.bySource.get(source);
@@ -156,7 +160,8 @@ export class Datastore {
       if (!list) byGroup.set(group, (list = []));
       if (!list.includes(ep)) list.push(ep);
     };
-    for (const ms of this.list('ModelServer')) {
+    const only = this.opts.pool;
+    for (const ms of only ? [] : this.list('ModelServer')) {
       const group = `server:${key(ms.metadata.namespace, ms.metadata.name)}`;
       byGroup.set(group, []);
       const sel = ms.spec.workloadSelector;
@@ -167,6 +172,7 @@ export class Datastore {
       }
     }
     for (const pool of this.list('InferencePool')) {
+      if (only && (pool.metadata.namespace !== only.namespace || pool.metadata.name !== only.name)) continue;
       const group = `pool:${key(pool.metadata.namespace, pool.metadata.name)}`;
       byGroup.set(group, []);
       for (const pod of servable) {

@@ -25,6 +25,8 @@ export interface ProviderDecisionInput {
   exchange: Omit<ExchangeInit, 'requestId' | 'primary' | 'transform' | 'modelRewrite' | 'health'>;
   /** Extra headers for the upstream request (the request id). */
   setHeaders: Record<string, string>;
+  /** Headers for the client's response (the rate-limit state). */
+  clientHeaders?: Record<string, string>;
   fallback?: () => Promise<Decision>;
 }
 
@@ -57,6 +59,7 @@ export function providerDecision(input: ProviderDecisionInput): RouteDecision | 
     endpoints: [provider.address],
     setHeaders: { ...input.setHeaders, ...headers.set },
     removeHeaders: headers.remove,
+    clientHeaders: input.clientHeaders,
     body: adapted.body,
     upstream: {
       scheme: 'https',

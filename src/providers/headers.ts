@@ -19,7 +19,8 @@ const CLIENT_ONLY = [
   'anthropic-beta',
   'x-forwarded-for',
   'x-forwarded-host',
-  'x-forwarded-proto',
+  // Not x-forwarded-proto: it only says http or https, and Envoy matches no route without it (404 NR once the route
+  // cache is cleared for the provider's cluster); Envoy sets it from the downstream connection in any case.
   'forwarded',
   'x-real-ip',
 ];

@@ -104,6 +104,8 @@ export class ProcessStream {
 
   private exchange: Exchange | undefined;
   private exchangeFinished = false;
+  /** Headers the decision adds to the client's response (the rate-limit state). */
+  private responseHeadersToAdd: Record<string, string> | undefined;
   private servedReported = false;
   private responseStatus = 0;
   private responseStarted = false;
@@ -308,6 +310,7 @@ export class ProcessStream {
       return this.reject(503, JSON_CONTENT_TYPE, body, 'kthena_router_no_endpoint');
     }
     this.exchange = decision.exchange;
+    this.responseHeadersToAdd = decision.clientHeaders;
     const destination = destinationValue(decision.endpoints);
     const replaced = this.bodyExpected ? decision.body : undefined;
     const routing: CommonResponse = {
@@ -397,11 +400,10 @@ export class ProcessStream {
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
     this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
+    const set = Object.entries(this.responseHeadersToAdd ?? {}).map(([k, v]) => overwriteHeader(k, v));
     // Test mode only: the header names pod addresses.
-    const conformance = this.opts.testMode
-      ? { header_mutation: { set_headers: [overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context))] } }
-      : {};
-    this.send(headersReply('response_headers', conformance));
+    if (this.opts.testMode) set.push(overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context)));
+    this.send(headersReply('response_headers', set.length > 0 ? { header_mutation: { set_headers: set } } : {}));
     if (h.end_of_stream === true) this.completeResponse();
   }
 

@@ -346,13 +346,13 @@ export class Forwarding {
   }
 
   private stream(response: Dispatcher.ResponseData): void {
-    const { exchange } = this.decision;
+    const { exchange, clientHeaders } = this.decision;
     const { res } = this;
     const body = response.body;
     this.upstreamBody = body;
     const headers = downstreamHeaders(response.headers);
     exchange.responseHeaders(response.statusCode, headers.map);
-    res.writeHead(response.statusCode, headers.client);
+    res.writeHead(response.statusCode, clientHeaders ? { ...headers.client, ...clientHeaders } : headers.client);
     // An event stream goes out chunk by chunk, its headers at once (the client learns the stream is open before the
     // first token). Any other body is written one chunk behind, so that a one-chunk JSON answer leaves with its
     // headers and the chunked-encoding terminator in a single write.

@@ -2,14 +2,21 @@ import { hostname } from 'node:os';
 import { logger } from '../../observability/logger.js';
 import { ResourceError, parseResource } from '../../resources/parse.js';
 import { crdDefinitions } from '../../resources/schema.js';
-import type { ExternalModelProviderResource, Resource, ResourceKind } from '../../resources/types.js';
+import type { ExternalModelProviderResource, InferencePoolResource, Resource, ResourceKind } from '../../resources/types.js';
 import type { ResourceSink, ResourceSource } from '../types.js';
 import { KubeClient } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
 import { invalidObjectsTotal } from './metrics.js';
 import { Reflector, type WatchTuning } from './reflector.js';
 import { StatusWriter, type StatusTarget } from './status-writer.js';
-import { secretCollection, watchedCollections, type ScopeOptions, type WatchedCollection } from './watched-kinds.js';
+import {
+  followsPool,
+  poolPodCollection,
+  secretCollection,
+  watchedCollections,
+  type ScopeOptions,
+  type WatchedCollection,
+} from './watched-kinds.js';
 
 export interface KubernetesSourceOptions extends ScopeOptions, WatchTuning {
   /** Path of a kubeconfig file; ignored with inCluster. Neither: KUBECONFIG or ~/.kube/config. */
@@ -71,7 +78,8 @@ export class KubernetesSource implements ResourceSource {
     if (le) this.status = new StatusWriter(this.client, log);
     for (const c of watchedCollections(this.opts, this.namespace)) this.addFeed(c);
     await this.untilSynced();
-    // Referenced Secrets are known once the providers are listed; wait for those too.
+    // Referenced Secrets (and, in InferencePool mode, the pool's Pods) are known once providers and pools are listed;
+    // wait for those too.
     await this.untilSynced();
     if (this.stopping) return;
     if (le && this.status) {
@@ -123,6 +131,7 @@ export class KubernetesSource implements ResourceSource {
     feed.objects = next;
     this.publishKind(feed.collection.kind);
     if (feed.collection.kind === 'ExternalModelProvider') this.followSecrets();
+    if (feed.collection.kind === 'InferencePool') this.followPoolPods();
   }
 
   private onEvent(feed: Feed, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Record<string, any>): void {
@@ -145,6 +154,7 @@ export class KubernetesSource implements ResourceSource {
       else this.sink!.remove(kind, ns, name);
     }
     if (kind === 'ExternalModelProvider') this.followSecrets();
+    if (kind === 'InferencePool') this.followPoolPods();
   }
 
   /** Parses one API object; invalid objects are reported and skipped. */
@@ -168,6 +178,34 @@ export class KubernetesSource implements ResourceSource {
     const all: Resource[] = [];
     for (const f of this.feeds.values()) if (f.collection.kind === kind) all.push(...f.objects.values());
     this.sink!.replace([kind], all);
+  }
+
+  /**
+   * InferencePool mode without --pod-selector: keeps one Pod watch, label-selected by the pool's current selector, and
+   * none while the pool does not exist (its Pods are then published as gone).
+   */
+  private followPoolPods(): void {
+    const ref = this.opts.pool;
+    if (this.stopping || !ref || !followsPool(this.opts)) return;
+    const k = key(ref.namespace, ref.name);
+    let pool: InferencePoolResource | undefined;
+    for (const f of this.feeds.values()) {
+      if (f.collection.kind === 'InferencePool' && f.objects.has(k)) pool = f.objects.get(k) as InferencePoolResource;
+    }
+    const wanted = pool ? poolPodCollection(ref.namespace, pool.spec.selector) : undefined;
+    let removed = false;
+    for (const [id, feed] of this.feeds) {
+      if (feed.collection.kind !== 'Pod' || id === wanted?.resource) continue;
+      this.feeds.delete(id);
+      void feed.reflector.stop();
+      removed = true;
+    }
+    // On a selector change the new watch's first list replaces the Pods (no gap with none); without a pool they go.
+    if (removed && !wanted) this.publishKind('Pod');
+    if (wanted && !this.feeds.has(wanted.resource)) {
+      log.info({ pool: k, labelSelector: wanted.labelSelector }, 'watching the pool\'s pods');
+      this.addFeed(wanted);
+    }
   }
 
   /** Keeps one single-Secret watch per Secret that an ExternalModelProvider references, and none other. */

@@ -21,6 +21,11 @@ export interface ScopeOptions {
   podSelector?: string;
   /** Also watch InferencePools of the older inference.networking.x-k8s.io/v1alpha2 API. */
   inferencePoolV1alpha2?: boolean;
+  /**
+   * InferencePool mode: with no podSelector, only this pool's Pods are watched, selected by the pool's
+   * spec.selector (the watch follows the pool: see poolPodCollection).
+   */
+  pool?: { namespace: string; name: string };
 }
 
 /** Path of a collection: /api/v1[/namespaces/NS]/pods or /apis/GROUP/VERSION[/namespaces/NS]/PLURAL. */
@@ -31,9 +36,10 @@ export function collectionPath(apiVersion: string, plural: string, namespace?: s
 
 /** The collections the router follows in namespace ns (undefined: all); Secrets are watched one by one, only those that providers reference. */
 export function watchedCollections(scope: ScopeOptions, ns: string | undefined): WatchedCollection[] {
-  const out: WatchedCollection[] = [
-    { kind: 'Pod', resource: 'pods', apiVersion: 'v1', path: collectionPath('v1', 'pods', ns), labelSelector: scope.podSelector },
-  ];
+  const out: WatchedCollection[] = [];
+  if (!followsPool(scope)) {
+    out.push({ kind: 'Pod', resource: 'pods', apiVersion: 'v1', path: collectionPath('v1', 'pods', ns), labelSelector: scope.podSelector });
+  }
   for (const crd of crdDefinitions) {
     const apiVersion = `${crd.group}/${crd.version}`;
     out.push({ kind: crd.kind, resource: crd.plural, apiVersion, path: collectionPath(apiVersion, crd.plural, ns) });
@@ -68,5 +74,29 @@ export function secretCollection(namespace: string, name: string): WatchedCollec
     apiVersion: 'v1',
     path: collectionPath('v1', 'secrets', namespace),
     fieldSelector: `metadata.name=${name}`,
+  };
+}
+
+/** True when the Pod watch is the pool's (InferencePool mode and no explicit --pod-selector). */
+export function followsPool(scope: ScopeOptions): boolean {
+  return scope.pool !== undefined && scope.podSelector === undefined;
+}
+
+/**
+ * The Pods of an InferencePool: its namespace, label-selected by its spec.selector (matchLabels), so a pool of 10 pods
+ * in a namespace of 200 costs 10 pods of watch traffic and memory. The selector is part of the resource name, so a
+ * changed selector is a different collection.
+ */
+export function poolPodCollection(namespace: string, selector: Record<string, string>): WatchedCollection {
+  const labelSelector = Object.keys(selector)
+    .sort()
+    .map((k) => `${k}=${selector[k]}`)
+    .join(',');
+  return {
+    kind: 'Pod',
+    resource: `pods/${namespace}?${labelSelector}`,
+    apiVersion: 'v1',
+    path: collectionPath('v1', 'pods', namespace),
+    labelSelector,
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
 import {
+  findCluster,
   httpFilters,
   loadBootstrap,
   setClusterEndpoints,
@@ -101,8 +102,7 @@ describe('e2e through real Envoy: GIE / llm-d picker parity', function () {
 
     it('with envoy.lb forwarded but no served key written: "fail: missing destination endpoint served metadata"', async () => {
       const envoy = await envoyFrom('envoy/envoy-compose.yaml', (cfg) => {
-        const filters = httpFilters(cfg);
-        filters.splice(filters.findIndex((f) => f.name === 'kthena.report_served_endpoint'), 1);
+        delete findCluster(cfg, 'model_servers').load_balancing_policy.policies[0].typed_extension_config.typed_config.selected_host_key;
       });
       const res = await chat(envoy);
       expect(res.status).to.equal(200);

@@ -223,6 +223,42 @@ describe('KubernetesSource against a real kube-apiserver', function () {
     }
   });
 
+  it('in InferencePool mode (no --pod-selector) watches and scrapes only the pool\'s pods, following its selector', async () => {
+    const ns = 'pooled';
+    await cluster.apply(namespace(ns));
+    for (const [name, app, ip] of [['llama-0', 'llama', '10.3.0.10'], ['llama-1', 'llama', '10.3.0.11'], ['mistral-0', 'mistral', '10.3.0.20'], ['web-0', 'web', '10.3.0.30']]) {
+      await cluster.apply(pod(ns, name!, { app: app! }));
+      await cluster.setPodReady(ns, name!, ip!);
+    }
+    await cluster.apply(inferencePool(ns, 'pool', { app: 'llama' }));
+    await cluster.apply(inferencePool(ns, 'mistral', { app: 'mistral' }));
+    const ref = { namespace: ns, name: 'pool' };
+    const ds = new Datastore({ pool: ref });
+    const pooled = new KubernetesSource({ kubeconfig: cluster.kubeconfigPath, namespace: ns, pool: ref, ...tuning });
+    const podNames = () => ds.list('Pod').map((p) => p.metadata.name).sort();
+    const scraped = () => [...ds.allEndpoints()].map((e) => e.address).sort();
+    try {
+      await pooled.start(ds.sinkFor('kubernetes'));
+      expect(podNames(), 'only the pool\'s pods are watched').to.deep.equal(['llama-0', 'llama-1']);
+      expect(scraped()).to.deep.equal(['10.3.0.10:8000', '10.3.0.11:8000']);
+
+      await cluster.apply(pod(ns, 'llama-2', { app: 'llama' }));
+      await cluster.setPodReady(ns, 'llama-2', '10.3.0.12');
+      await cluster.apply(pod(ns, 'web-1', { app: 'web' }));
+      await eventually(() => expect(podNames()).to.deep.equal(['llama-0', 'llama-1', 'llama-2']));
+
+      await cluster.apply(inferencePool(ns, 'pool', { app: 'mistral' }));
+      await eventually(() => expect(podNames(), 'the watch follows a changed selector').to.deep.equal(['mistral-0']));
+      expect(scraped()).to.deep.equal(['10.3.0.20:8000']);
+
+      await cluster.delete(inferencePool(ns, 'pool', {}));
+      await eventually(() => expect(podNames(), 'no pool, no pods').to.deep.equal([]));
+      expect(scraped()).to.deep.equal([]);
+    } finally {
+      await pooled.stop();
+    }
+  });
+
   it('admits every kustomization of manifests/ (dry run; Gateway API and Istio kinds are not installed here)', async function () {
     this.timeout(120_000);
     const dirs = ['manifests', 'manifests/overlays/cluster-wide', 'manifests/overlays/redis', 'manifests/examples/sim-fleet'];

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-// Envoy itself cannot run here: its configurations are checked with Envoy's own API types and validation rules
-// (go-control-plane), and every deliberately broken configuration must be rejected.
+// A static check with Envoy's API types and validation rules (go-control-plane), kept beside the test of record,
+// envoy-validate.test.ts, which runs the real Envoy binary; every deliberately broken configuration must be rejected.
 describe('Envoy configuration (go-control-plane validation)', function () {
   this.timeout(15 * 60_000); // the first run downloads and builds go-control-plane
 

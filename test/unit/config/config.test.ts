@@ -5,7 +5,7 @@ import { parseCli, CliError } from '../../../src/cli.js';
 describe('config and CLI', () => {
   it('defaults', () => {
     const c = parseConfig({});
-    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false, allowedPaths: [], attemptTimeouts: { headersMs: 0, firstTokenMs: 60_000 } });
+    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, messageTimeoutMs: 200, testMode: false, allowedPaths: [], attemptTimeouts: { headersMs: 0, firstTokenMs: 60_000 } });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);

@@ -226,6 +226,25 @@ describe('routing pipeline', () => {
     expect(errorOf(limited).status).to.equal(429);
     expect(limited.kind === 'reject' && limited.headers['retry-after']).to.equal('3');
   });
+
+  it('gives the client, not the engine, the rate-limit headers of an admitted request', async () => {
+    const p = pipeline({
+      rateLimit: {
+        reserve: async (): Promise<ReserveOutcome> => ({
+          ok: true,
+          reservation: { commit() {}, release() {} },
+          headers: { 'x-ratelimit-limit-requests': '5', 'x-ratelimit-remaining-requests': '4' },
+        }),
+      },
+      random: () => 0,
+    });
+    const d = await p.handle(chat('llama'));
+    expect(d.kind).to.equal('route');
+    if (d.kind !== 'route') return;
+    expect(Object.keys(d.setHeaders).filter((k) => k.startsWith('x-ratelimit'))).to.deep.equal([]);
+    expect(d.exchange.responseHeaders(200, new Map())).to.deep.equal({ 'x-ratelimit-limit-requests': '5', 'x-ratelimit-remaining-requests': '4' });
+    d.exchange.finish('success');
+  });
 });
 
 describe('routing pipeline flow control', () => {

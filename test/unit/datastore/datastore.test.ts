@@ -43,6 +43,27 @@ describe('datastore', () => {
     expect(ds.endpointsForPool('default', 'pool').map((e) => e.address)).to.deep.equal(['10.0.0.1:8000', '10.0.0.1:8001']);
   });
 
+  it('in InferencePool mode makes endpoints (the scraped set) of that pool\'s pods only', () => {
+    const other = { ...pool, metadata: { name: 'other', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'mistral' } }, targetPorts: [{ number: 9000 }] } };
+    const objects = [
+      r(server),
+      r(pool),
+      r(other),
+      r(pod('a', '10.0.0.1', { app: 'llama' })),
+      r(pod('m', '10.0.0.2', { app: 'mistral' })),
+      r(pod('x', '10.0.0.3', { app: 'unrelated' })),
+    ];
+    const everything = new Datastore();
+    everything.sinkFor('test').replace(['Pod', 'ModelServer', 'InferencePool'], objects);
+    expect([...everything.allEndpoints()].map((e) => e.address).sort()).to.deep.equal(['10.0.0.1:8000', '10.0.0.1:8001', '10.0.0.2:9000']);
+
+    const ds = new Datastore({ pool: { namespace: 'default', name: 'pool' } });
+    ds.sinkFor('test').replace(['Pod', 'ModelServer', 'InferencePool'], objects);
+    expect([...ds.allEndpoints()].map((e) => e.address)).to.deep.equal(['10.0.0.1:8000', '10.0.0.1:8001']);
+    expect(ds.endpointsForPool('default', 'other')).to.deep.equal([]);
+    expect(ds.endpointsForServer('default', 'llama')).to.deep.equal([]);
+  });
+
   it('keeps endpoint state across updates and drops endpoints of deleted pods', () => {
     const ds = new Datastore();
     const sink = ds.sinkFor('t');
