@@ -22,6 +22,7 @@ import {
   contentLengthMutation,
   headersReply,
   immediateReply,
+  responseHeadersMutation,
   streamedBodyReplies,
   trailersReply,
 } from './responses.js';
@@ -389,12 +390,18 @@ export class ProcessStream {
     const all = fromHeaderMap(h.headers);
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
-    this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
+    const change = this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
+    // Envoy will not show us the body: a replacement known now goes out as a local reply.
+    if (change?.body && (this.responseMode === BodySendMode.NONE || h.end_of_stream === true)) {
+      this.completeResponse();
+      return this.reject(change.status ?? this.responseStatus, change.setHeaders ?? {}, change.body, 'kthena_router_response_replaced');
+    }
     // Test mode only: the header names pod addresses.
     const conformance = this.opts.testMode
-      ? { header_mutation: { set_headers: [overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context))] } }
-      : {};
-    this.send(headersReply('response_headers', conformance));
+      ? [overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context))]
+      : [];
+    const mutation = responseHeadersMutation(change, conformance);
+    this.send(headersReply('response_headers', mutation ? { header_mutation: mutation } : {}));
     if (h.end_of_stream === true) this.completeResponse();
   }
 
@@ -489,12 +496,13 @@ export class ProcessStream {
     safeFinish(this.exchange, outcome, this.opts.logger);
   }
 
-  private hook(fn: (exchange: Exchange) => void): void {
-    if (!this.exchange) return;
+  private hook<T>(fn: (exchange: Exchange) => T): T | undefined {
+    if (!this.exchange) return undefined;
     try {
-      fn(this.exchange);
+      return fn(this.exchange);
     } catch (err) {
       this.opts.logger.warn({ requestId: this.exchange.requestId, err: errorMessage(err) }, 'exchange hook failed');
+      return undefined;
     }
   }
 
