@@ -4,7 +4,7 @@ import { ExtProcServer } from '../../../src/frontends/extproc/index.js';
 import { generateSelfSignedCert } from '../../../src/frontends/extproc/self-signed-cert.js';
 import { startProxyServer, type ProxyServer } from '../../../src/frontends/proxy/index.js';
 import { EnvoyClient, type ModeName } from '../../support/envoy-client.js';
-import { FakeProvider, type Received, sendJson } from './fake-providers.js';
+import { echoKey400, echoKey401, FakeProvider, type Received, sendJson } from './fake-providers.js';
 import { ANTHROPIC_KEY, loadInto, OPENAI_KEY, resources, routerParts, type RouterParts } from './setup.js';
 
 // Provider error bodies on their way back to the client: the key the router injected never comes back (raw, as
@@ -14,15 +14,6 @@ import { ANTHROPIC_KEY, loadInto, OPENAI_KEY, resources, routerParts, type Route
 const CAP = 2048;
 const AUTH_FAILED = { error: { message: "the model provider rejected the router's credentials", type: 'server_error', param: null, code: 'provider_auth_failed' } };
 
-/** OpenAI's wording for a rejected key: it quotes the key it received, masked. */
-const masked = (key: string) => `${key.slice(0, 7)}${'*'.repeat(12)}${key.slice(-4)}`;
-export const echoKey401 = (req: Received) => ({
-  error: { message: `Incorrect API key provided: ${masked(String(req.headers.authorization).slice(7))}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
-});
-/** A provider that quotes the whole credential header in a 400 (a debugging proxy in front of it, say). */
-export const echoKey400 = (req: Received) => ({
-  error: { message: `bad request; received authorization "${req.headers.authorization}" and key ${req.headers['x-api-key'] ?? ''}`, type: 'invalid_request_error', param: null, code: null },
-});
 const ask = { messages: [{ role: 'user', content: 'Say hello' }] };
 
 describe('provider errors through the standalone proxy', function () {

@@ -43,8 +43,8 @@ export function applyHeaderMutation(headers: Map<string, string>, mutation: Head
 }
 
 function mutable(key: string): boolean {
-  // Envoy sets `:status` on a response (a valid 200..599 code; verified against Envoy 1.40 in
-  // test/e2e/envoy/provider-errors.test.ts); the routing pseudo-headers are left to the caller.
+  // ext_proc's mutation rules let a processor set `:status` on a response (system headers are settable unless
+  // disallow_system); the routing pseudo-headers are left to the caller.
   if (key === ':status') return true;
   return !key.startsWith(':') && key !== 'host' && !key.startsWith('x-envoy-');
 }
