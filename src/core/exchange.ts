@@ -6,12 +6,12 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import type { Reservation } from './filters.js';
 import { ModelNameRewriter } from './model-rewrite.js';
-import type { Exchange, HeaderMapLike, Outcome } from './types.js';
+import type { Exchange, HeaderMapLike, Outcome, ResponseHeadersChange } from './types.js';
 
 /** Rewrites a response for the client (protocol adapters of external providers). */
 export interface ResponseTransform {
-  /** Called with the upstream status and headers before any body chunk. */
-  start?(status: number, headers: HeaderMapLike): void;
+  /** Called with the upstream status and headers before any body chunk; may change what the client gets. */
+  start?(status: number, headers: HeaderMapLike): ResponseHeadersChange | void;
   /** The bytes to forward for this chunk; may hold bytes back until a later chunk or the end. */
   body(chunk: Buffer, endOfStream: boolean): Buffer;
 }
@@ -90,10 +90,10 @@ export class RequestExchange implements Exchange {
     }
   }
 
-  responseHeaders(status: number, headers: HeaderMapLike): void {
+  responseHeaders(status: number, headers: HeaderMapLike): ResponseHeadersChange | void {
     this.status = status;
     this.usage.setContentType(headers.get('content-type'));
-    this.init.transform?.start?.(status, headers);
+    return this.init.transform?.start?.(status, headers);
   }
 
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer {

@@ -100,13 +100,28 @@ export type Decision = RouteDecision | RejectDecision;
 
 export type Outcome = 'success' | 'error' | 'cancelled';
 
+/** Changes to the upstream response's status line and headers, applied by the front door before the client sees them. */
+export interface ResponseHeadersChange {
+  /** Replaces the upstream status. */
+  status?: number;
+  /** Set on the response (overwrite); lower-case names. */
+  setHeaders?: Record<string, string>;
+  /** Removed from the response (e.g. `content-length` when the body will be replaced); lower-case names. */
+  removeHeaders?: string[];
+  /** The whole replacement body when it is known already: for a front door that will not see the body. */
+  body?: Buffer;
+}
+
 /** What the front door tells the pipeline about the upstream response. All methods are cheap and synchronous. */
 export interface Exchange {
   readonly requestId: string;
   /** The endpoint that really served the request (envoy.lb served metadata, or the proxy's final attempt). */
   served(address: string): void;
-  /** The upstream's status and headers, before any body chunk. */
-  responseHeaders(status: number, headers: HeaderMapLike): void;
+  /**
+   * The upstream's status and headers, before any body chunk. May ask the front door to change what the client gets
+   * (a provider's auth error answered as 502); nothing returned = relay as is.
+   */
+  responseHeaders(status: number, headers: HeaderMapLike): ResponseHeadersChange | void;
   /**
    * The request left the router for an upstream: ext_proc sent the pick to the gateway, or the proxy sent an attempt
    * that did not fail to connect. From then on its input tokens stay charged whatever happens to the client.

@@ -15,6 +15,11 @@ export interface ProvidersConfig {
     intervalMs: number;
     maxIntervalMs: number;
   };
+  /**
+   * Largest provider error body (non-2xx) relayed, after the injected credential is redacted from it; the rest is
+   * cut off. Error bodies are held whole to be redacted, so this bounds the memory of each.
+   */
+  maxErrorBodyBytes: number;
   anthropic: {
     /** Sent as `anthropic-version` unless the provider's `headers` set one. */
     version: string;
@@ -51,6 +56,7 @@ export function parseProvidersConfig(raw: unknown): ProvidersConfig {
       intervalMs,
       maxIntervalMs: num(retry.maxIntervalMs, Math.max(intervalMs, 5_000), 'providers.retry.maxIntervalMs', intervalMs),
     },
+    maxErrorBodyBytes: num(s.maxErrorBodyBytes, 65_536, 'providers.maxErrorBodyBytes', 1),
     anthropic: {
       version: anthropic.version ?? '2023-06-01',
       defaultMaxTokens: num(anthropic.defaultMaxTokens, 4096, 'providers.anthropic.defaultMaxTokens', 1),

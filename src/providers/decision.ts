@@ -5,6 +5,7 @@ import type { ParsedRequest } from '../openai/request.js';
 import { picksTotal } from '../observability/metrics.js';
 import type { ProviderAdapter } from './adapter.js';
 import { anthropicAdapter } from './anthropic/adapter.js';
+import { ProviderErrorGuard } from './error-guard.js';
 import { providerHeaders } from './headers.js';
 import { openAiAdapter } from './openai-adapter.js';
 import type { OutlierDetector } from './outlier-detector.js';
@@ -33,7 +34,8 @@ export interface ProviderDecisionInput {
 /**
  * The routing decision for an ExternalModelProvider target: the provider's address as the destination, `:authority`
  * and `:path` rewritten, the body translated for the provider's protocol (the model renamed to `spec.model`), its
- * credential from the Secret in place of the client's, and the response turned back into OpenAI's shape.
+ * credential from the Secret in place of the client's, and the response turned back into OpenAI's shape (error bodies
+ * cleared of that credential, auth errors answered as 502).
  */
 export function providerDecision(input: ProviderDecisionInput): RouteDecision | ApiError {
   const { provider, settings, parsed } = input;
@@ -48,7 +50,7 @@ export function providerDecision(input: ProviderDecisionInput): RouteDecision | 
   const exchange = new RequestExchange({
     ...input.exchange,
     requestId: input.requestId,
-    transform: adapted.transform,
+    transform: new ProviderErrorGuard(adapted.transform, provider.credential, settings.maxErrorBodyBytes),
     modelRewrite: adapted.modelRewrite,
     // Every attempt counts against the provider as a whole, whichever address it resolved to.
     health: outlier ? (_address, failed) => outlier.report(provider.key, failed) : undefined,

@@ -1,10 +1,12 @@
 import { splitChunks } from './chunking.js';
+import type { ResponseHeadersChange } from '../../core/types.js';
 import { overwriteHeader } from './header-map.js';
 import { loadProtos } from './proto.js';
 import {
   ResponseStatus,
   type CommonResponse,
   type HeaderMutation,
+  type HeaderValueOption,
   type ProcessingMode,
   type ProcessingResponse,
   type Struct,
@@ -64,4 +66,17 @@ export function envoyStatusCode(status: number): number {
 /** A header mutation that only sets content-length (a replaced buffered body must match it). */
 export function contentLengthMutation(length: number): HeaderMutation {
   return { set_headers: [overwriteHeader('content-length', String(length))] };
+}
+
+/**
+ * The exchange's change to the response headers as a header mutation (a new status is a `:status` mutation, which
+ * Envoy applies on the response headers phase), plus `extra` headers to set.
+ */
+export function responseHeadersMutation(change: ResponseHeadersChange | void, extra: HeaderValueOption[] = []): HeaderMutation | undefined {
+  const set = [...extra];
+  if (change?.status !== undefined) set.push(overwriteHeader(':status', String(change.status)));
+  for (const [name, value] of Object.entries(change?.setHeaders ?? {})) set.push(overwriteHeader(name, value));
+  const remove = change?.removeHeaders ?? [];
+  if (set.length === 0 && remove.length === 0) return undefined;
+  return { ...(set.length > 0 && { set_headers: set }), ...(remove.length > 0 && { remove_headers: remove }) };
 }

@@ -22,6 +22,7 @@ import {
   contentLengthMutation,
   headersReply,
   immediateReply,
+  responseHeadersMutation,
   streamedBodyReplies,
   trailersReply,
 } from './responses.js';
@@ -399,11 +400,17 @@ export class ProcessStream {
     const all = fromHeaderMap(h.headers);
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
-    this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
-    const set = Object.entries(this.responseHeadersToAdd ?? {}).map(([k, v]) => overwriteHeader(k, v));
+    const change = this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
+    // Envoy will not show us the body: a replacement known now goes out as a local reply.
+    if (change?.body && (this.responseMode === BodySendMode.NONE || h.end_of_stream === true)) {
+      this.completeResponse();
+      return this.reject(change.status ?? this.responseStatus, change.setHeaders ?? {}, change.body, 'kthena_router_response_replaced');
+    }
+    const extra = Object.entries(this.responseHeadersToAdd ?? {}).map(([k, v]) => overwriteHeader(k, v));
     // Test mode only: the header names pod addresses.
-    if (this.opts.testMode) set.push(overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context)));
-    this.send(headersReply('response_headers', set.length > 0 ? { header_mutation: { set_headers: set } } : {}));
+    if (this.opts.testMode) extra.push(overwriteHeader(CONFORMANCE_SERVED_HEADER, servedEndpointReport(msg.metadata_context)));
+    const mutation = responseHeadersMutation(change, extra);
+    this.send(headersReply('response_headers', mutation ? { header_mutation: mutation } : {}));
     if (h.end_of_stream === true) this.completeResponse();
   }
 
@@ -498,12 +505,13 @@ export class ProcessStream {
     safeFinish(this.exchange, outcome, this.opts.logger);
   }
 
-  private hook(fn: (exchange: Exchange) => void): void {
-    if (!this.exchange) return;
+  private hook<T>(fn: (exchange: Exchange) => T): T | undefined {
+    if (!this.exchange) return undefined;
     try {
-      fn(this.exchange);
+      return fn(this.exchange);
     } catch (err) {
       this.opts.logger.warn({ requestId: this.exchange.requestId, err: errorMessage(err) }, 'exchange hook failed');
+      return undefined;
     }
   }
 

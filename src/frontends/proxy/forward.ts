@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { Decision, HeaderMapLike, Outcome, PrefillDecodePlan, RouteDecision, UpstreamPolicy } from '../../core/types.js';
 import type { ApiError } from '../../openai/errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { downstreamHeaders, upstreamHeaders, type ForwardedFor } from './headers.js';
+import { applyHeadersChange, downstreamHeaders, upstreamHeaders, type ForwardedFor } from './headers.js';
 import { proxyFallbacks, proxyLocalReplies, proxyRetries } from './metrics.js';
 import { errorCode, isConnectError, retryAfterMs, RetryPlan } from './retry.js';
 import { sendError } from './errors.js';
@@ -351,8 +351,9 @@ export class Forwarding {
     const body = response.body;
     this.upstreamBody = body;
     const headers = downstreamHeaders(response.headers);
-    exchange.responseHeaders(response.statusCode, headers.map);
-    res.writeHead(response.statusCode, clientHeaders ? { ...headers.client, ...clientHeaders } : headers.client);
+    const change = exchange.responseHeaders(response.statusCode, headers.map);
+    if (clientHeaders) Object.assign(headers.client, clientHeaders);
+    res.writeHead(change ? applyHeadersChange(change, headers.client, response.statusCode) : response.statusCode, headers.client);
     // An event stream goes out chunk by chunk, its headers at once (the client learns the stream is open before the
     // first token). Any other body is written one chunk behind, so that a one-chunk JSON answer leaves with its
     // headers and the chunked-encoding terminator in a single write.

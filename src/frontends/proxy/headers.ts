@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { HeaderMapLike, RouteDecision } from '../../core/types.js';
+import type { HeaderMapLike, ResponseHeadersChange, RouteDecision } from '../../core/types.js';
 
 // Header handling at both hops of the proxy: hop-by-hop headers (RFC 9110 §7.6.1) never cross it, the router's own
 // routing headers are never taken from a client, and the body length is always recomputed.
@@ -106,4 +106,11 @@ export function downstreamHeaders(upstream: IncomingHttpHeaders | Record<string,
     map.set(lower, Array.isArray(value) ? value.join(', ') : value);
   }
   return { client, map };
+}
+
+/** Applies the exchange's change to the client's response headers (in place); returns the status to answer with. */
+export function applyHeadersChange(change: ResponseHeadersChange, client: OutgoingHttpHeaders, upstreamStatus: number): number {
+  for (const name of change.removeHeaders ?? []) delete client[name];
+  for (const [name, value] of Object.entries(change.setHeaders ?? {})) client[name] = value;
+  return change.status ?? upstreamStatus;
 }

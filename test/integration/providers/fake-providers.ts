@@ -149,3 +149,13 @@ function anthropicApi(key: string): Behaviour {
     res.end();
   };
 }
+
+/** OpenAI's wording for a rejected key: it quotes the key it received, masked. */
+const masked = (key: string) => `${key.slice(0, 7)}${'*'.repeat(12)}${key.slice(-4)}`;
+export const echoKey401 = (req: Pick<Received, 'headers'>) => ({
+  error: { message: `Incorrect API key provided: ${masked(String(req.headers.authorization).slice(7))}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+});
+/** A provider that quotes the whole credential header in a 400 (a debugging proxy in front of it, say). */
+export const echoKey400 = (req: Pick<Received, 'headers'>) => ({
+  error: { message: `bad request; received authorization "${req.headers.authorization}" and key ${req.headers['x-api-key'] ?? ''}`, type: 'invalid_request_error', param: null, code: null },
+});

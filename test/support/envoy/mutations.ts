@@ -43,6 +43,9 @@ export function applyHeaderMutation(headers: Map<string, string>, mutation: Head
 }
 
 function mutable(key: string): boolean {
+  // ext_proc's mutation rules let a processor set `:status` on a response (system headers are settable unless
+  // disallow_system); the routing pseudo-headers are left to the caller.
+  if (key === ':status') return true;
   return !key.startsWith(':') && key !== 'host' && !key.startsWith('x-envoy-');
 }
 
