@@ -6,6 +6,7 @@ import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js'
 import { loadProviderSettings, OutlierDetector } from './providers/index.js';
 import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { RoutingPipeline } from './core/pipeline.js';
+import { warnDanglingRoutes } from './core/route-references.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
 import type { TlsOption } from './frontends/extproc/credentials.js';
@@ -145,6 +146,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     for (const s of sources) await s.stop();
     throw err;
   }
+  const stopDanglingWarnings = warnDanglingRoutes(datastore, logger);
   resourcesLoaded = true;
   extproc.health.setReady(true);
   // Warm-ups off the start path: tokenizer tables take about a second to build, a JWKS one round trip.
@@ -164,6 +166,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();
       for (const s of sources) await s.stop();
+      stopDanglingWarnings();
       admission?.close();
       auth?.close();
       await Promise.all([scheduler.close(), rateLimiter.close(), closeTokenizer()]);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { rejectUnknownKeys } from './keys.js';
 import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
@@ -63,6 +64,20 @@ export async function loadConfig(file: string | undefined): Promise<RouterConfig
   return parseConfig(raw ?? {});
 }
 
+/** Sections of the configuration; `auth` and `rateLimit` check their own keys when parsed. */
+const TOP_LEVEL_KEYS = [
+  'scheduler',
+  'router',
+  'metrics',
+  'inferencePool',
+  'flowControl',
+  'auth',
+  'rateLimit',
+  'providers',
+  'outlierDetection',
+  'routerConfiguration',
+];
+
 export function parseConfig(input: unknown): RouterConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError('config must be a mapping');
@@ -73,11 +88,12 @@ export function parseConfig(input: unknown): RouterConfig {
     const inner = typeof raw.routerConfiguration === 'string' ? parse(raw.routerConfiguration) : raw.routerConfiguration;
     raw = { ...raw, ...(inner ?? {}) };
   }
-  const router = section(raw.router, 'router');
-  const metrics = section(raw.metrics, 'metrics');
-  const pool = section(raw.inferencePool, 'inferencePool');
-  const flow = section(raw.flowControl, 'flowControl');
-  const saturation = section(flow.saturation, 'flowControl.saturation');
+  rejectUnknownKeys(raw, '', TOP_LEVEL_KEYS);
+  const router = section(raw.router, 'router', ['maxBodyBytes', 'decisionTimeoutMs', 'testMode']);
+  const metrics = section(raw.metrics, 'metrics', ['scrapeIntervalMs', 'scrapeTimeoutMs', 'staleAfterMs', 'maxScrapesPerSecond']);
+  const pool = section(raw.inferencePool, 'inferencePool', ['engine']);
+  const flow = section(raw.flowControl, 'flowControl', ['enabled', 'maxQueueTimeMs', 'maxQueueSize', 'trustPriorityHeader', 'saturation']);
+  const saturation = section(flow.saturation, 'flowControl.saturation', ['queueDepth', 'kvCacheUsage']);
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),

@@ -24,6 +24,19 @@ describe('config and CLI', () => {
     expect(() => parseConfig({ metrics: { maxScrapesPerSecond: 0 } })).to.throw(ConfigError, /metrics.maxScrapesPerSecond/);
   });
 
+  it('rejects unknown keys, naming the path and the likely intended key', () => {
+    const fails = (input: unknown, message: string) => expect(() => parseConfig(input)).to.throw(ConfigError, message);
+    fails({ router: { maxBodyByte: 1 } }, 'router.maxBodyByte: unknown setting (did you mean router.maxBodyBytes?)');
+    fails({ routr: {} }, 'routr: unknown setting (did you mean router?)');
+    fails({ metrics: { scrapeintervalms: 10 } }, 'metrics.scrapeintervalms: unknown setting (did you mean metrics.scrapeIntervalMs?)');
+    fails({ flowControl: { saturation: { kvCache: 0.5 } } }, 'flowControl.saturation.kvCache: unknown setting (did you mean flowControl.saturation.kvCacheUsage?)');
+    fails({ scheduler: { plugins: { Scores: {} } } }, 'scheduler.plugins.Scores: unknown setting (did you mean scheduler.plugins.Score?)');
+    fails({ scheduler: { pluginConfig: [{ name: 'random', arg: {} }] } }, 'scheduler.pluginConfig[0].arg: unknown setting (did you mean scheduler.pluginConfig[0].args?)');
+    fails({ providers: { retry: { attempt: 1 } } }, 'providers.retry.attempt: unknown setting (did you mean providers.retry.attempts?)');
+    fails({ outlierDetection: { zzz: 1 } }, 'outlierDetection.zzz: unknown setting (expected one of enabled, consecutiveFailures, baseEjectionMs, maxEjectionMs)');
+    fails({ routerConfiguration: { schedular: {} } }, 'schedular: unknown setting (did you mean scheduler?)');
+  });
+
   it('parses the CLI contract', () => {
     const o = parseCli(['--resources', 'a.yaml', '--resources', 'dir', '--grpc-port', '9100', '--http-port', '0']);
     if (o === 'help') throw new Error('help');
