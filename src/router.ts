@@ -13,6 +13,7 @@ import type { TlsOption } from './frontends/extproc/credentials.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
 import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
+import { TrustedProxies } from './frontends/proxy/trusted-proxies.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
@@ -70,6 +71,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     datastore,
     scheduler,
     maxBodyBytes: config.router.maxBodyBytes,
+    maxJsonDepth: config.router.maxJsonDepth,
     pool: opts.pool,
     testMode: config.router.testMode,
     admission,
@@ -122,7 +124,15 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     }
     if (opts.httpPort !== 0) {
       proxy = await listening('the proxy', '--http-port', opts.host, opts.httpPort, () =>
-        startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes }),
+        startProxyServer({
+          host: opts.host,
+          port: opts.httpPort,
+          pipeline,
+          maxBodyBytes: config.router.maxBodyBytes,
+          headersTimeoutMs: config.router.headersTimeoutMs,
+          requestReceiveTimeoutMs: config.router.requestReceiveTimeoutMs,
+          trustedProxies: new TrustedProxies(config.router.trustedProxies),
+        }),
       );
       ports.http = proxy.port;
     }

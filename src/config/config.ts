@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { rejectUnknownKeys } from './keys.js';
+import { DEFAULT_MAX_JSON_DEPTH } from '../openai/request.js';
+import { invalidTrustedProxy } from '../frontends/proxy/trusted-proxies.js';
 import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
@@ -18,10 +20,18 @@ export interface RouterConfig {
   router: {
     /** Largest request body accepted (413 above). */
     maxBodyBytes: number;
+    /** Deepest nesting of arrays/objects in a request body (400 above). */
+    maxJsonDepth: number;
     /** Longest a routing decision may take before the request is answered 503. */
     decisionTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
+    /** Standalone proxy: time a client has to send its request headers (408 after). */
+    headersTimeoutMs: number;
+    /** Standalone proxy: time a client has to send its whole request, body included (408 after). */
+    requestReceiveTimeoutMs: number;
+    /** Standalone proxy: addresses / CIDR ranges whose X-Forwarded-Host/-Proto are believed. */
+    trustedProxies: string[];
   };
   metrics: {
     scrapeIntervalMs: number;
@@ -89,20 +99,33 @@ export function parseConfig(input: unknown): RouterConfig {
     raw = { ...raw, ...(inner ?? {}) };
   }
   rejectUnknownKeys(raw, '', TOP_LEVEL_KEYS);
-  const router = section(raw.router, 'router', ['maxBodyBytes', 'decisionTimeoutMs', 'testMode']);
+  const router = section(raw.router, 'router', [
+    'maxBodyBytes',
+    'maxJsonDepth',
+    'decisionTimeoutMs',
+    'testMode',
+    'headersTimeoutMs',
+    'requestReceiveTimeoutMs',
+    'trustedProxies',
+  ]);
   const metrics = section(raw.metrics, 'metrics', ['scrapeIntervalMs', 'scrapeTimeoutMs', 'staleAfterMs', 'maxScrapesPerSecond']);
   const pool = section(raw.inferencePool, 'inferencePool', ['engine']);
   const flow = section(raw.flowControl, 'flowControl', ['enabled', 'maxQueueTimeMs', 'maxQueueSize', 'trustPriorityHeader', 'saturation']);
   const saturation = section(flow.saturation, 'flowControl.saturation', ['queueDepth', 'kvCacheUsage']);
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
+  const headersTimeoutMs = num(router.headersTimeoutMs, 60_000, 'router.headersTimeoutMs', 1);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
     rateLimit: raw.rateLimit,
     router: {
       maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
+      maxJsonDepth: num(router.maxJsonDepth, DEFAULT_MAX_JSON_DEPTH, 'router.maxJsonDepth', 1),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       testMode: router.testMode === true,
+      headersTimeoutMs,
+      requestReceiveTimeoutMs: num(router.requestReceiveTimeoutMs, 300_000, 'router.requestReceiveTimeoutMs', headersTimeoutMs),
+      trustedProxies: trustedProxies(router.trustedProxies),
     },
     metrics: {
       scrapeIntervalMs: interval,
@@ -124,4 +147,14 @@ export function parseConfig(input: unknown): RouterConfig {
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
   };
+}
+
+function trustedProxies(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError('router.trustedProxies must be a list of IP addresses or CIDR ranges');
+  v.forEach((entry, i) => {
+    const problem = invalidTrustedProxy(entry);
+    if (problem) throw new ConfigError(`router.trustedProxies[${i}]: ${problem}`);
+  });
+  return v as string[];
 }

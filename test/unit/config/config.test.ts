@@ -5,7 +5,15 @@ import { parseCli, CliError } from '../../../src/cli.js';
 describe('config and CLI', () => {
   it('defaults', () => {
     const c = parseConfig({});
-    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
+    expect(c.router).to.deep.equal({
+      maxBodyBytes: 8 * 1024 * 1024,
+      maxJsonDepth: 128,
+      decisionTimeoutMs: 5000,
+      testMode: false,
+      headersTimeoutMs: 60_000,
+      requestReceiveTimeoutMs: 300_000,
+      trustedProxies: [],
+    });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
@@ -22,6 +30,12 @@ describe('config and CLI', () => {
     expect(() => parseConfig({ router: { maxBodyBytes: 'big' } })).to.throw(ConfigError, /router.maxBodyBytes/);
     expect(() => parseConfig({ metrics: [] })).to.throw(/metrics must be a mapping/);
     expect(() => parseConfig({ metrics: { maxScrapesPerSecond: 0 } })).to.throw(ConfigError, /metrics.maxScrapesPerSecond/);
+  });
+
+  it('validates router.trustedProxies', () => {
+    expect(parseConfig({ router: { trustedProxies: ['10.0.0.0/8', '::1', '127.0.0.1'] } }).router.trustedProxies).to.have.length(3);
+    expect(() => parseConfig({ router: { trustedProxies: ['10.0.0.0/33'] } })).to.throw(ConfigError, 'router.trustedProxies[0]: 10.0.0.0/33 has an invalid prefix length');
+    expect(() => parseConfig({ router: { trustedProxies: ['lb.local'] } })).to.throw(ConfigError, 'router.trustedProxies[0]: lb.local is not an IP address');
   });
 
   it('rejects unknown keys, naming the path and the likely intended key', () => {
