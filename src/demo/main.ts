@@ -11,8 +11,10 @@ import { ListenError, listening } from '../frontends/listen-error.js';
 import { matchesLabels } from '../datastore/labels.js';
 import { parseResource, ResourceError } from '../resources/parse.js';
 import type { ModelRouteResource, ModelServerResource, PodResource, Resource } from '../resources/types.js';
+import { setLogFormat } from '../observability/logger.js';
 import { startRouter } from '../router.js';
 import { startSimulator, type SimulatorHandle } from '../sim/index.js';
+import { packageVersion } from '../version.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
 /** Outside DEMO_DIR, which holds resources only: the router reads every YAML file there as resources. */
@@ -76,6 +78,11 @@ async function main(): Promise<void> {
     process.stdout.write(`npm start -- [router options]: the router on the embedded demo fleet.\n\n${USAGE}`);
     return;
   }
+  if (cli === 'version') {
+    process.stdout.write(`kthena-router ${packageVersion()}\n`);
+    return;
+  }
+  if (cli.logFormat) setLogFormat(cli.logFormat);
   const resourcesPaths = cli.resources.length > 0 ? cli.resources : [DEMO_DIR];
   const resources = (await Promise.all(resourcesPaths.map(loadDemoResources))).flat();
   const sims = await startFleet(resources);

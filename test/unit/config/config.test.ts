@@ -53,18 +53,24 @@ describe('config and CLI', () => {
 
   it('parses the CLI contract', () => {
     const o = parseCli(['--resources', 'a.yaml', '--resources', 'dir', '--grpc-port', '9100', '--http-port', '0']);
-    if (o === 'help') throw new Error('help');
+    if (typeof o === 'string') throw new Error(o);
     expect(o).to.include({ grpcPort: 9100, httpPort: 0, metricsPort: 9090, host: '0.0.0.0' });
     expect(o.resources).to.deep.equal(['a.yaml', 'dir']);
     expect(parseCli(['-h'])).to.equal('help');
     expect(() => parseCli(['--grpc-port', 'x'])).to.throw(CliError, /--grpc-port/);
     expect(() => parseCli(['--bogus'])).to.throw(CliError);
+    expect(parseCli(['--version'])).to.equal('version');
+    const json = parseCli(['--log-format', 'json']);
+    expect(typeof json !== 'string' && json.logFormat).to.equal('json');
+    const unset = parseCli([]);
+    expect(typeof unset !== 'string' && unset.logFormat).to.equal(undefined);
+    expect(() => parseCli(['--log-format', 'pretty'])).to.throw(CliError, '--log-format must be one of text, json');
   });
 
   it('parses the secure-serving flags (plaintext unless asked)', () => {
     const tls = (argv: string[]) => {
       const o = parseCli(argv);
-      if (o === 'help') throw new Error('help');
+      if (typeof o === 'string') throw new Error(o);
       return o.tls;
     };
     expect(tls([])).to.equal(undefined);
