@@ -3,6 +3,7 @@
 # checks that the validator rejects each deliberately broken file in tools/envoy-validate/testdata/broken/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v go >/dev/null || { echo "validate-envoy: Go 1.26 or newer is required (tools/envoy-validate is a Go program)" >&2; exit 1; }
 
 bin="${KTHENA_CACHE:-$HOME/.cache/kthena-router}/envoy-validate"
 mkdir -p "$(dirname "$bin")"

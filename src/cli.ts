@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { TlsOption } from './frontends/extproc/credentials.js';
+import { LOG_FORMATS, type LogFormat } from './observability/log-format.js';
 import { kubernetesCliOptions, kubernetesOptionsFromCli, type KubernetesSourceOptions } from './sources/kubernetes/index.js';
 
 export interface CliOptions {
@@ -16,6 +17,8 @@ export interface CliOptions {
   tls?: TlsOption;
   /** Set when --kubeconfig or --in-cluster turns the Kubernetes source on. */
   kubernetes?: KubernetesSourceOptions;
+  /** --log-format; unset: text on a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
 }
 
 export const USAGE = `Usage: kthena-router [options]
@@ -39,6 +42,8 @@ Options:
   --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
   --pool-name NAME         InferencePool mode: pick among (and watch, scrape) only this pool's endpoints
   --pool-namespace NS      namespace of the pool (default "default")
+  --log-format text|json   log lines for a person or for a collector (default: text when stdout is a terminal,
+                           json otherwise); LOG_LEVEL sets the level (default info)
 
 Kubernetes (either of the first two turns the Kubernetes source on):
   --kubeconfig FILE        watch the cluster of this kubeconfig
@@ -53,13 +58,14 @@ Kubernetes (either of the first two turns the Kubernetes source on):
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE)
 
   -h, --help               show this help
+  --version                print the version
 `;
 
 export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
-export function parseCli(argv: string[]): CliOptions | 'help' {
+export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   let values;
   try {
     ({ values } = parseArgs({
@@ -77,7 +83,9 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         'metrics-port': { type: 'string' },
         'pool-name': { type: 'string' },
         'pool-namespace': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
         ...kubernetesCliOptions,
       },
       strict: true,
@@ -87,6 +95,11 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     throw new CliError((err as Error).message);
   }
   if (values.help) return 'help';
+  if (values.version) return 'version';
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && !LOG_FORMATS.includes(logFormat as LogFormat)) {
+    throw new CliError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
+  }
   let kubernetes: KubernetesSourceOptions | undefined;
   try {
     kubernetes = kubernetesOptionsFromCli(values);
@@ -105,6 +118,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     poolName: values['pool-name'],
     poolNamespace: values['pool-namespace'] ?? 'default',
     tls: tlsOption(values['secure-serving'] === true, values['cert-path'], values['enable-cert-reload'] === true),
+    ...(logFormat !== undefined && { logFormat: logFormat as LogFormat }),
   };
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { CliError, parseCli, USAGE } from './cli.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { logger } from './observability/logger.js';
+import { logger, setLogFormat } from './observability/logger.js';
 import { ListenError } from './frontends/listen-error.js';
 import { ResourceError } from './resources/errors.js';
 import { startRouter } from './router.js';
 import { KubernetesSource } from './sources/kubernetes/index.js';
+import { packageVersion } from './version.js';
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
@@ -13,6 +14,11 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (cli === 'version') {
+    process.stdout.write(`kthena-router ${packageVersion()}\n`);
+    return;
+  }
+  if (cli.logFormat) setLogFormat(cli.logFormat);
   const config = await loadConfig(cli.config);
   const pool = cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined;
   const router = await startRouter({

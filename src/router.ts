@@ -7,12 +7,14 @@ import { loadProviderSettings, OutlierDetector } from './providers/index.js';
 import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { ApiPaths } from './core/api-paths.js';
 import { RoutingPipeline } from './core/pipeline.js';
+import { warnDanglingRoutes } from './core/route-references.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
 import type { TlsOption } from './frontends/extproc/credentials.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
 import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
+import { TrustedProxies } from './frontends/proxy/trusted-proxies.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
@@ -73,6 +75,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     datastore,
     scheduler,
     maxBodyBytes: config.router.maxBodyBytes,
+    maxJsonDepth: config.router.maxJsonDepth,
     pool: opts.pool,
     testMode: config.router.testMode,
     admission,
@@ -129,7 +132,15 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     }
     if (opts.httpPort !== 0) {
       proxy = await listening('the proxy', '--http-port', opts.host, opts.httpPort, () =>
-        startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes }),
+        startProxyServer({
+          host: opts.host,
+          port: opts.httpPort,
+          pipeline,
+          maxBodyBytes: config.router.maxBodyBytes,
+          headersTimeoutMs: config.router.headersTimeoutMs,
+          requestReceiveTimeoutMs: config.router.requestReceiveTimeoutMs,
+          trustedProxies: new TrustedProxies(config.router.trustedProxies),
+        }),
       );
       ports.http = proxy.port;
     }
@@ -153,6 +164,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     for (const s of sources) await s.stop();
     throw err;
   }
+  const stopDanglingWarnings = warnDanglingRoutes(datastore, logger);
   resourcesLoaded = true;
   extproc.health.setReady(true);
   // Warm-ups off the start path: tokenizer tables take about a second to build, a JWKS one round trip.
@@ -172,6 +184,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();
       for (const s of sources) await s.stop();
+      stopDanglingWarnings();
       admission?.close();
       auth?.close();
       await Promise.all([scheduler.close(), rateLimiter.close(), closeTokenizer()]);

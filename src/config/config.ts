@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { rejectUnknownKeys } from './keys.js';
+import { DEFAULT_MAX_JSON_DEPTH } from '../openai/request.js';
+import { invalidTrustedProxy } from '../frontends/proxy/trusted-proxies.js';
 import { num, section } from './read.js';
 import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
@@ -18,6 +21,8 @@ export interface RouterConfig {
   router: {
     /** Largest request body accepted (413 above). */
     maxBodyBytes: number;
+    /** Deepest nesting of arrays/objects in a request body (400 above). */
+    maxJsonDepth: number;
     /** Longest a routing decision may take before the request is answered 503. */
     decisionTimeoutMs: number;
     /**
@@ -31,6 +36,12 @@ export interface RouterConfig {
     allowedPaths: string[];
     /** Proxy per-attempt timeouts where a ModelRoute's trafficPolicy sets none; 0 = none. */
     attemptTimeouts: { headersMs: number; firstTokenMs: number };
+    /** Standalone proxy: time a client has to send its request headers (408 after). */
+    headersTimeoutMs: number;
+    /** Standalone proxy: time a client has to send its whole request, body included (408 after). */
+    requestReceiveTimeoutMs: number;
+    /** Standalone proxy: addresses / CIDR ranges whose X-Forwarded-Host/-Proto are believed. */
+    trustedProxies: string[];
   };
   metrics: {
     scrapeIntervalMs: number;
@@ -73,6 +84,20 @@ export async function loadConfig(file: string | undefined): Promise<RouterConfig
   return parseConfig(raw ?? {});
 }
 
+/** Sections of the configuration; `auth` and `rateLimit` check their own keys when parsed. */
+const TOP_LEVEL_KEYS = [
+  'scheduler',
+  'router',
+  'metrics',
+  'inferencePool',
+  'flowControl',
+  'auth',
+  'rateLimit',
+  'providers',
+  'outlierDetection',
+  'routerConfiguration',
+];
+
 export function parseConfig(input: unknown): RouterConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError('config must be a mapping');
@@ -83,19 +108,33 @@ export function parseConfig(input: unknown): RouterConfig {
     const inner = typeof raw.routerConfiguration === 'string' ? parse(raw.routerConfiguration) : raw.routerConfiguration;
     raw = { ...raw, ...(inner ?? {}) };
   }
-  const router = section(raw.router, 'router');
-  const attempt = section(router.attemptTimeouts, 'router.attemptTimeouts');
-  const metrics = section(raw.metrics, 'metrics');
-  const pool = section(raw.inferencePool, 'inferencePool');
-  const flow = section(raw.flowControl, 'flowControl');
-  const saturation = section(flow.saturation, 'flowControl.saturation');
+  rejectUnknownKeys(raw, '', TOP_LEVEL_KEYS);
+  const router = section(raw.router, 'router', [
+    'maxBodyBytes',
+    'maxJsonDepth',
+    'decisionTimeoutMs',
+    'messageTimeoutMs',
+    'testMode',
+    'allowedPaths',
+    'attemptTimeouts',
+    'headersTimeoutMs',
+    'requestReceiveTimeoutMs',
+    'trustedProxies',
+  ]);
+  const attempt = section(router.attemptTimeouts, 'router.attemptTimeouts', ['headersMs', 'firstTokenMs']);
+  const metrics = section(raw.metrics, 'metrics', ['scrapeIntervalMs', 'scrapeTimeoutMs', 'staleAfterMs', 'maxScrapesPerSecond']);
+  const pool = section(raw.inferencePool, 'inferencePool', ['engine']);
+  const flow = section(raw.flowControl, 'flowControl', ['enabled', 'maxQueueTimeMs', 'maxQueueSize', 'queueing', 'trustPriorityHeader', 'saturation']);
+  const saturation = section(flow.saturation, 'flowControl.saturation', ['queueDepth', 'kvCacheUsage']);
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
+  const headersTimeoutMs = num(router.headersTimeoutMs, 60_000, 'router.headersTimeoutMs', 1);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
     rateLimit: raw.rateLimit,
     router: {
       maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
+      maxJsonDepth: num(router.maxJsonDepth, DEFAULT_MAX_JSON_DEPTH, 'router.maxJsonDepth', 1),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       messageTimeoutMs: num(router.messageTimeoutMs, 200, 'router.messageTimeoutMs', 1),
       testMode: router.testMode === true,
@@ -105,6 +144,9 @@ export function parseConfig(input: unknown): RouterConfig {
         headersMs: num(attempt.headersMs, 0, 'router.attemptTimeouts.headersMs', 0),
         firstTokenMs: num(attempt.firstTokenMs, 60_000, 'router.attemptTimeouts.firstTokenMs', 0),
       },
+      headersTimeoutMs,
+      requestReceiveTimeoutMs: num(router.requestReceiveTimeoutMs, 300_000, 'router.requestReceiveTimeoutMs', headersTimeoutMs),
+      trustedProxies: trustedProxies(router.trustedProxies),
     },
     metrics: {
       scrapeIntervalMs: interval,
@@ -127,4 +169,14 @@ export function parseConfig(input: unknown): RouterConfig {
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
   };
+}
+
+function trustedProxies(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError('router.trustedProxies must be a list of IP addresses or CIDR ranges');
+  v.forEach((entry, i) => {
+    const problem = invalidTrustedProxy(entry);
+    if (problem) throw new ConfigError(`router.trustedProxies[${i}]: ${problem}`);
+  });
+  return v as string[];
 }

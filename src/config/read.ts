@@ -1,9 +1,11 @@
 import { ConfigError } from './errors.js';
+import { rejectUnknownKeys } from './keys.js';
 
-/** An optional mapping of the configuration; `name` is its path, for the error message. */
-export function section(v: unknown, name: string): Record<string, any> {
+/** An optional mapping of the configuration with these keys; `name` is its path, for the error message. */
+export function section(v: unknown, name: string, allowed: readonly string[]): Record<string, any> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${name} must be a mapping`);
+  rejectUnknownKeys(v as Record<string, unknown>, name, allowed);
   return v as Record<string, any>;
 }
 

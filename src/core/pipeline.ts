@@ -29,6 +29,8 @@ export interface PipelineOptions {
   datastore: Datastore;
   scheduler: Scheduler;
   maxBodyBytes: number;
+  /** Deepest nesting of arrays and objects a JSON body may have (400 beyond); DEFAULT_MAX_JSON_DEPTH when unset. */
+  maxJsonDepth?: number;
   /** InferencePool mode: every request is picked among this pool's endpoints. */
   pool?: PoolRef;
   auth?: AuthFilter;
@@ -104,7 +106,7 @@ export class RoutingPipeline implements Pipeline {
       if (!this.opts.pool) return modelList(this.opts.datastore);
       return this.passThrough(req, requestId);
     }
-    const parsed = parseRequest(req.path, req.body);
+    const parsed = parseRequest(req.path, req.body, this.opts.maxJsonDepth);
     if ('status' in parsed) return reject(parsed);
 
     const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random, {

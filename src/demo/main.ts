@@ -7,12 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { CliError, parseCli, USAGE } from '../cli.js';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { ListenError } from '../frontends/listen-error.js';
+import { ListenError, listening } from '../frontends/listen-error.js';
 import { matchesLabels } from '../datastore/labels.js';
-import { parseResource } from '../resources/parse.js';
+import { parseResource, ResourceError } from '../resources/parse.js';
 import type { ModelRouteResource, ModelServerResource, PodResource, Resource } from '../resources/types.js';
+import { setLogFormat } from '../observability/logger.js';
 import { startRouter } from '../router.js';
 import { startSimulator, type SimulatorHandle } from '../sim/index.js';
+import { packageVersion } from '../version.js';
 
 const DEMO_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
 /** Outside DEMO_DIR, which holds resources only: the router reads every YAML file there as resources. */
@@ -23,8 +25,12 @@ const GPU_SPEED: Record<string, number> = { a100: 1, l4: 0.5 };
 
 async function loadDemoResources(dir: string): Promise<Resource[]> {
   const out: Resource[] = [];
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.yaml')).sort()) {
+  const names = await readdir(dir).catch((err: Error) => {
+    throw new ResourceError(`--resources ${dir}: ${err.message}`);
+  });
+  for (const name of names.filter((n) => n.endsWith('.yaml')).sort()) {
     for (const doc of parseAllDocuments(await readFile(join(dir, name), 'utf8'))) {
+      if (doc.errors.length > 0) throw new ResourceError(`--resources ${join(dir, name)}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
       const r = parseResource(doc.toJS());
       if (r) out.push(r);
     }
@@ -43,18 +49,25 @@ async function startFleet(resources: Resource[]): Promise<SimulatorHandle[]> {
     const loras = routes
       .filter((r) => r.spec.rules.some((rule) => rule.targetModels.some((t) => t.modelServerName === server.metadata.name)))
       .flatMap((r) => r.spec.loraAdapters);
-    sims.push(
-      await startSimulator({
-        host: pod.podIP,
-        port: server.spec.workloadPort.port,
+    const [host, port] = [pod.podIP!, server.spec.workloadPort.port];
+    const start = () =>
+      startSimulator({
+        host,
+        port,
         model: server.spec.model ?? server.metadata.name,
         engine: server.spec.inferenceEngine.toLowerCase() === 'sglang' ? 'sglang' : 'vllm',
         loras,
         maxLoras: Math.max(1, loras.length),
         speed: GPU_SPEED[pod.metadata.labels.gpu ?? ''] ?? 1,
         seed: sims.length + 1,
-      }),
-    );
+      });
+    const where = `Pod ${pod.metadata.name}'s podIP, ModelServer ${server.metadata.name}'s workloadPort`;
+    try {
+      sims.push(await listening(`the simulated engine of ${pod.metadata.name}`, where, host, port, start));
+    } catch (err) {
+      await Promise.all(sims.map((sim) => sim.close()));
+      throw err;
+    }
   }
   return sims;
 }
@@ -65,6 +78,11 @@ async function main(): Promise<void> {
     process.stdout.write(`npm start -- [router options]: the router on the embedded demo fleet.\n\n${USAGE}`);
     return;
   }
+  if (cli === 'version') {
+    process.stdout.write(`kthena-router ${packageVersion()}\n`);
+    return;
+  }
+  if (cli.logFormat) setLogFormat(cli.logFormat);
   const resourcesPaths = cli.resources.length > 0 ? cli.resources : [DEMO_DIR];
   const resources = (await Promise.all(resourcesPaths.map(loadDemoResources))).flat();
   const sims = await startFleet(resources);
@@ -111,7 +129,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ListenError;
+  const known = err instanceof CliError || err instanceof ConfigError || err instanceof ListenError || err instanceof ResourceError;
   process.stderr.write(`kthena demo: ${known ? err.message : (err as Error).stack ?? String(err)}\n`);
   process.exit(2);
 });

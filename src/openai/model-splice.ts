@@ -55,7 +55,7 @@ function skipSpace(raw: Buffer, pos: number): number {
 }
 
 /** Index just past the string starting at `start` (a quote), or −1. */
-function stringEnd(raw: Buffer, start: number): number {
+export function stringEnd(raw: Buffer, start: number): number {
   let pos = start + 1;
   for (;;) {
     const q = raw.indexOf(QUOTE, pos);

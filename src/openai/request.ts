@@ -1,4 +1,5 @@
 import type { ApiError } from './errors.js';
+import { nestsDeeperThan } from './json-depth.js';
 
 export type ApiKind = 'chat' | 'completions' | 'embeddings' | 'other';
 
@@ -24,9 +25,13 @@ export function apiKind(path: string): ApiKind {
   return 'other';
 }
 
+/** Default of `router.maxJsonDepth`: far beyond any OpenAI request (tool schemas included). */
+export const DEFAULT_MAX_JSON_DEPTH = 128;
+
 /** Parses an OpenAI-style JSON body; returns an ApiError (400) for anything the router cannot route. */
-export function parseRequest(path: string, body: Buffer): ParsedRequest | ApiError {
+export function parseRequest(path: string, body: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): ParsedRequest | ApiError {
   if (body.length === 0) return bad('request body is empty; a JSON object with "model" is required', 'missing_body');
+  if (nestsDeeperThan(body, maxDepth)) return bad(`request body nests deeper than ${maxDepth} levels`, 'invalid_json');
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));

@@ -38,9 +38,9 @@ export interface OutlierConfig {
 }
 
 export function parseProvidersConfig(raw: unknown): ProvidersConfig {
-  const s = section(raw, 'providers');
-  const retry = section(s.retry, 'providers.retry');
-  const anthropic = section(s.anthropic, 'providers.anthropic');
+  const s = section(raw, 'providers', ['caFile', 'timeoutMs', 'retry', 'maxErrorBodyBytes', 'anthropic']);
+  const retry = section(s.retry, 'providers.retry', ['attempts', 'intervalMs', 'maxIntervalMs']);
+  const anthropic = section(s.anthropic, 'providers.anthropic', ['version', 'defaultMaxTokens']);
   if (s.caFile !== undefined && (typeof s.caFile !== 'string' || s.caFile === '')) {
     throw new ConfigError('providers.caFile must be a file path');
   }
@@ -65,7 +65,7 @@ export function parseProvidersConfig(raw: unknown): ProvidersConfig {
 }
 
 export function parseOutlierConfig(raw: unknown): OutlierConfig {
-  const s = section(raw, 'outlierDetection');
+  const s = section(raw, 'outlierDetection', ['enabled', 'consecutiveFailures', 'baseEjectionMs', 'maxEjectionMs']);
   const baseEjectionMs = num(s.baseEjectionMs, 30_000, 'outlierDetection.baseEjectionMs', 1);
   return {
     enabled: s.enabled !== false,

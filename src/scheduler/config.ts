@@ -1,4 +1,6 @@
 import { ConfigError } from '../config/errors.js';
+import { rejectUnknownKeys } from '../config/keys.js';
+import { section } from '../config/read.js';
 import type { PluginArgs } from './types.js';
 
 /** Kthena's `scheduler` section, normalised. */
@@ -47,12 +49,16 @@ export function parseSchedulerConfig(raw: unknown): SchedulerConfig {
   if (raw === undefined || raw === null) return DEFAULT_SCHEDULER;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('scheduler must be a mapping');
   const s = raw as Record<string, any>;
+  rejectUnknownKeys(s, 'scheduler', ['pluginConfig', 'plugins', 'topN']);
   const args = new Map<string, PluginArgs>();
-  for (const pc of asArray(s.pluginConfig, 'scheduler.pluginConfig')) {
+  for (const [i, pc] of asArray(s.pluginConfig, 'scheduler.pluginConfig').entries()) {
     if (typeof pc?.name !== 'string') throw new ConfigError('scheduler.pluginConfig[].name must be a string');
+    rejectUnknownKeys(pc, `scheduler.pluginConfig[${i}]`, ['name', 'args']);
     args.set(pc.name, (pc.args ?? {}) as PluginArgs);
   }
-  const plugins = s.plugins ?? {};
+  const plugins = section(s.plugins, 'scheduler.plugins', ['Filter', 'Score']);
+  section(plugins.Filter, 'scheduler.plugins.Filter', ['enabled', 'disabled']);
+  section(plugins.Score, 'scheduler.plugins.Score', ['enabled', 'disabled']);
   const filterDisabled = new Set(asArray(plugins.Filter?.disabled, 'scheduler.plugins.Filter.disabled').map(String));
   const filters = asArray(plugins.Filter?.enabled, 'scheduler.plugins.Filter.enabled')
     .map(String)

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { logger } from '../observability/logger.js';
 import { ResourceError, parseResource } from '../resources/parse.js';
@@ -21,11 +21,14 @@ const YAML_EXT = new Set(['.yaml', '.yml', '.json']);
 export interface FileLoadProblem {
   file: string;
   message: string;
+  /** A path that cannot be read or a file that is not YAML: stops the start; on a reload the file keeps its objects. */
+  unreadable?: true;
 }
 
 /**
- * Kubernetes-style objects from YAML files or directories, re-read when they change. A file that fails to parse keeps
- * its previous objects (a half-saved edit must not empty the fleet); an invalid object is skipped and reported.
+ * Kubernetes-style objects from YAML files or directories, re-read when they change. At start, a missing path or a file
+ * that is not YAML is a ResourceError (a typo must not start an empty router); on a reload such a file keeps its
+ * previous objects (a half-saved edit must not empty the fleet). An invalid object is skipped and reported.
  */
 export class FileSource implements ResourceSource {
   readonly name = 'files';
@@ -41,7 +44,7 @@ export class FileSource implements ResourceSource {
 
   async start(sink: ResourceSink): Promise<void> {
     this.sink = sink;
-    await this.load();
+    await this.load(true);
     if (this.opts.watch !== false) this.watchAll();
   }
 
@@ -57,19 +60,29 @@ export class FileSource implements ResourceSource {
     return this.reloading;
   }
 
-  private async load(): Promise<void> {
+  private async load(atStart = false): Promise<void> {
     const problems: FileLoadProblem[] = [];
     const files = new Set<string>();
+    const unlisted: string[] = [];
     for (const p of this.paths) {
-      for (const f of await listYamlFiles(resolve(p), problems)) files.add(f);
+      const listed = await listYamlFiles(resolve(p), problems);
+      if (listed === undefined) unlisted.push(resolve(p));
+      for (const f of listed ?? []) files.add(f);
     }
-    for (const f of this.perFile.keys()) if (!files.has(f)) this.perFile.delete(f);
+    // Files under a path that cannot be listed right now keep their objects, as a broken file does.
+    const keep = (f: string) => files.has(f) || unlisted.some((p) => f === p || f.startsWith(p + sep));
+    for (const f of this.perFile.keys()) if (!keep(f)) this.perFile.delete(f);
     for (const file of files) {
       const loaded = await loadFile(file, problems);
       if (loaded !== undefined) this.perFile.set(file, loaded);
     }
     this.problems = problems;
-    for (const p of problems) logger.warn({ file: p.file }, `resources: ${p.message}`);
+    const fatal = atStart ? problems.find((p) => p.unreadable) : undefined;
+    if (fatal) throw new ResourceError(`--resources ${fatal.file}: ${fatal.message}`);
+    for (const p of problems) {
+      if (p.unreadable) logger.error({ file: p.file }, `resources: ${p.message}; keeping its last loaded objects`);
+      else logger.warn({ file: p.file }, `resources: ${p.message}`);
+    }
     this.sink?.replace(KINDS, [...this.perFile.values()].flat());
   }
 
@@ -97,7 +110,8 @@ export class FileSource implements ResourceSource {
   }
 }
 
-async function listYamlFiles(path: string, problems: FileLoadProblem[]): Promise<string[]> {
+/** The YAML files of a path (a file, or a directory's files); undefined when the path cannot be read. */
+async function listYamlFiles(path: string, problems: FileLoadProblem[]): Promise<string[] | undefined> {
   try {
     const s = await stat(path);
     if (!s.isDirectory()) return [path];
@@ -107,8 +121,8 @@ async function listYamlFiles(path: string, problems: FileLoadProblem[]): Promise
       .map((e) => join(path, e.name))
       .sort();
   } catch (err) {
-    problems.push({ file: path, message: `cannot read: ${(err as Error).message}` });
-    return [];
+    problems.push({ file: path, message: readError(err), unreadable: true });
+    return undefined;
   }
 }
 
@@ -118,14 +132,14 @@ async function loadFile(file: string, problems: FileLoadProblem[]): Promise<Reso
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    problems.push({ file, message: `cannot read: ${(err as Error).message}` });
+    problems.push({ file, message: readError(err), unreadable: true });
     return undefined;
   }
   const docs = parseAllDocuments(text);
   const out: Resource[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     if (doc.errors.length > 0) {
-      problems.push({ file, message: `invalid YAML: ${doc.errors[0]!.message}` });
+      problems.push({ file, message: `invalid YAML: ${oneLine(doc.errors[0]!.message)}`, unreadable: true });
       return undefined;
     }
     const value: unknown = doc.toJS();
@@ -142,6 +156,15 @@ async function loadFile(file: string, problems: FileLoadProblem[]): Promise<Reso
     }
   }
   return out;
+}
+
+function readError(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(err as Error).message}`;
+}
+
+/** The yaml library's messages quote the source over several lines; the first names the problem and its position. */
+function oneLine(message: string): string {
+  return message.split('\n')[0]!.trim();
 }
 
 function isList(v: unknown): boolean {

@@ -2,6 +2,7 @@
 // so a bad config fails at startup with a message the operator can act on. Shared by the auth and rate-limit configs.
 
 import { ConfigError } from '../../config/errors.js';
+import { rejectUnknownKeys } from '../../config/keys.js';
 
 export { ConfigError };
 
@@ -13,11 +14,7 @@ export function isObject(v: unknown): v is Obj {
 
 export function object(v: unknown, path: string, allowed?: readonly string[]): Obj {
   if (!isObject(v)) throw new ConfigError(`${path}: must be a mapping`);
-  if (allowed) {
-    for (const k of Object.keys(v)) {
-      if (!allowed.includes(k)) throw new ConfigError(`${path}.${k}: unknown setting (expected one of ${allowed.join(', ')})`);
-    }
-  }
+  if (allowed) rejectUnknownKeys(v, path, allowed);
   return v;
 }
 

@@ -31,11 +31,11 @@ export function generateSelfSignedCert(options: SelfSignedOptions = {}): Certifi
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + validDays * 86_400_000);
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive INTEGER
+  serial[15] = serial[15]! | 1; // RFC 5280: a positive, non-zero serial
 
   const tbs = seq(
-    explicit(0, integer(Buffer.from([2]))), // X.509 v3
-    integer(serial),
+    explicit(0, unsignedInteger(Buffer.from([2]))), // X.509 v3
+    unsignedInteger(serial),
     signatureAlgorithm,
     name,
     seq(time(notBefore), time(notAfter)),
@@ -72,7 +72,18 @@ function length(n: number): Buffer {
 
 const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
-const integer = (value: Buffer) => tlv(0x02, value);
+
+/**
+ * DER INTEGER of an unsigned big-endian value: the minimal two's-complement form. A leading 0x00 before a byte
+ * below 0x80 is illegal padding (OpenSSL refuses the certificate), and a leading byte of 0x80 or more reads as
+ * negative without a 0x00 in front.
+ */
+function unsignedInteger(value: Buffer): Buffer {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const minimal = value.subarray(start);
+  return tlv(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
+}
 const utf8 = (text: string) => tlv(0x0c, Buffer.from(text, 'utf8'));
 const explicit = (n: number, inner: Buffer) => tlv(0xa0 + n, inner);
 

@@ -52,6 +52,8 @@ export interface ForwardedFor {
   clientIp: string | undefined;
   /** `host` the client used, passed on as x-forwarded-host. */
   host: string | undefined;
+  /** The peer is a trusted proxy: its x-forwarded-host / x-forwarded-proto describe the original request. */
+  trustForwarded?: boolean;
 }
 
 /** Headers for the upstream request, from the client's headers and the decision's mutations. */
@@ -71,9 +73,14 @@ export function upstreamHeaders(
     const prior = client.get('x-forwarded-for');
     out['x-forwarded-for'] = prior ? `${prior}, ${fwd.clientIp}` : fwd.clientIp;
   }
-  // A TLS terminator in front of the proxy knows the real scheme; otherwise the client spoke plain HTTP to us.
-  out['x-forwarded-proto'] = client.get('x-forwarded-proto') ?? 'http';
-  if (fwd.host && !client.has('x-forwarded-host')) out['x-forwarded-host'] = fwd.host;
+  // A trusted proxy in front (a TLS terminator) knows the original scheme and host; a client's own claims are
+  // replaced, so that a pod building URLs or policies from them cannot be misled.
+  const trusted = (name: string) => (fwd.trustForwarded ? client.get(name) : undefined);
+  out['x-forwarded-proto'] = trusted('x-forwarded-proto') ?? 'http';
+  const host = trusted('x-forwarded-host') ?? fwd.host;
+  if (host) out['x-forwarded-host'] = host;
+  else delete out['x-forwarded-host'];
+  if (!fwd.trustForwarded) delete out['forwarded']; // RFC 7239 carries the same claims
   for (const name of decision.removeHeaders) delete out[name.toLowerCase()];
   // Pseudo-headers (`:authority`, `:path` of a provider decision) are Envoy's; the proxy addresses the request itself.
   for (const [name, value] of Object.entries(decision.setHeaders)) if (!name.startsWith(':')) out[name.toLowerCase()] = value;

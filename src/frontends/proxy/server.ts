@@ -7,6 +7,7 @@ import { Dispatchers } from './dispatchers.js';
 import { ConnectionDrain } from './drain.js';
 import { Forwarding } from './forward.js';
 import { inboundHeaders } from './headers.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 import { proxyLocalReplies } from './metrics.js';
 import { readBody } from './request-body.js';
 import { originFormPath } from './upstream-target.js';
@@ -36,6 +37,12 @@ export interface ProxyServerOptions {
   upstreamTls?: UpstreamTlsOptions;
   /** During a drain, how long a keep-alive connection must stay idle before it is closed. Default 1000 ms. */
   drainIdleCloseMs?: number;
+  /** Time a client has to send its request headers; 408 after. Default 60 s (node's). */
+  headersTimeoutMs?: number;
+  /** Time a client has to send its whole request, body included; 408 after. Default 300 s (node's). */
+  requestReceiveTimeoutMs?: number;
+  /** Peers whose `x-forwarded-host` / `x-forwarded-proto` are passed on; from anyone else they are replaced. */
+  trustedProxies?: TrustedProxies;
 }
 
 export interface ProxyServer {
@@ -51,6 +58,7 @@ export interface ProxyServer {
 
 interface Context {
   pipeline: Pipeline;
+  trustedProxies?: TrustedProxies;
   maxBodyBytes: number;
   dispatchers: Dispatchers;
   log: Logger;
@@ -67,9 +75,19 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     podTls: options.upstreamTls,
   });
-  const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatchers, log };
+  const ctx: Context = {
+    pipeline: options.pipeline,
+    maxBodyBytes: options.maxBodyBytes,
+    dispatchers,
+    log,
+    trustedProxies: options.trustedProxies,
+  };
   const inFlight = new Tracker();
-  const server: Server = createServer((req, res) => {
+  const headersTimeout = options.headersTimeoutMs ?? 60_000;
+  const requestTimeout = Math.max(headersTimeout, options.requestReceiveTimeoutMs ?? 300_000);
+  // node checks both timeouts on this period (30 s by default): a short one would otherwise fire up to 30 s late.
+  const timing = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1_000, headersTimeout) };
+  const server: Server = createServer(timing, (req, res) => {
     drain.track(req, res);
     inFlight.enter();
     res.once('close', () => inFlight.leave());
@@ -118,6 +136,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const onGone = () => (clientGone = true);
   res.once('close', onGone);
 
+  if ((req.headersDistinct.host?.length ?? 0) > 1) {
+    localError(res, 400, 'bad_request', 'the request has more than one Host header', true);
+    return;
+  }
   const path = originFormPath(req.url);
   if (!path) {
     localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
@@ -155,7 +177,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     res.end(decision.body);
     return;
   }
-  const forwarded = { clientIp: req.socket.remoteAddress, host: req.headers.host };
+  const clientIp = req.socket.remoteAddress;
+  const forwarded = { clientIp, host: req.headers.host, trustForwarded: ctx.trustedProxies?.includes(clientIp) === true };
   const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision };
   await new Forwarding(input, res, (upstream) => ctx.dispatchers.for(upstream), ctx.log).run();
 }

@@ -18,7 +18,7 @@ import type { Resource } from '../../../src/resources/types.js';
 import { DEFAULT_SCHEDULER } from '../../../src/scheduler/config.js';
 import { Scheduler } from '../../../src/scheduler/scheduler.js';
 import { pino } from 'pino';
-import { startProxyServer, type ProxyServer } from '../../../src/frontends/proxy/index.js';
+import { startProxyServer, type ProxyServer, type ProxyServerOptions } from '../../../src/frontends/proxy/index.js';
 import { mr, ms, pod, seeded } from '../../support/builders.js';
 
 export interface Seen {
@@ -124,14 +124,14 @@ export interface Fleet {
   pipeline: RoutingPipeline;
 }
 
-export function fleet(objects: unknown[]): Fleet {
+export function fleet(objects: unknown[], maxBodyBytes = 1 << 20): Fleet {
   const datastore = new Datastore();
   const resources = objects.map((o) => parseResource(o) as Resource);
   datastore.sinkFor('test').replace(['Pod', 'ModelServer', 'ModelRoute'], resources);
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler: new Scheduler(DEFAULT_SCHEDULER, seeded(7)),
-    maxBodyBytes: 1 << 20,
+    maxBodyBytes,
     random: seeded(9),
     // As the router composes it: with no limits configured the limiter only counts tokens.
     rateLimit: new RateLimiter(parseRateLimitConfig(undefined)),
@@ -250,11 +250,11 @@ export interface ProxyFixture extends Fleet {
   close(): Promise<void>;
 }
 
-export async function startFixture(maxBodyBytes = 64 * 1024): Promise<ProxyFixture> {
+export async function startFixture(maxBodyBytes = 64 * 1024, options: Partial<ProxyServerOptions> = {}): Promise<ProxyFixture> {
   const live = [IP.main, IP.failoverGood, IP.flaky, IP.steady, IP.noRetryA, IP.noRetryB, IP.slow];
   const { port: upstreamPort, upstreams } = await startUpstreams(live);
-  const f = fleet(fleetObjects(upstreamPort));
-  const proxy = await startProxyServer({ host: '127.0.0.1', port: 0, pipeline: f.pipeline, maxBodyBytes, logger: quiet });
+  const f = fleet(fleetObjects(upstreamPort), Math.max(1 << 20, maxBodyBytes));
+  const proxy = await startProxyServer({ host: '127.0.0.1', port: 0, pipeline: f.pipeline, maxBodyBytes, logger: quiet, ...options });
   const byIp = new Map(upstreams.map((u) => [u.ip, u]));
   return {
     ...f,

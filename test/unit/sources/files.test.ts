@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Datastore } from '../../../src/datastore/datastore.js';
@@ -89,10 +89,37 @@ describe('file source', () => {
     expect(ds.objective('llm', 'batch')?.spec.priority).to.equal(-1);
   });
 
-  it('reports a missing path as a problem', async () => {
+  it('refuses to start on a missing path or a file that is not YAML, naming it', async () => {
     const ds = new Datastore();
-    source = new FileSource([join(dir, 'nope.yaml')], { watch: false });
+    const missing = join(dir, 'nope.yaml');
+    source = new FileSource([missing], { watch: false });
+    await expectRejection(source.start(ds.sinkFor('files')), `--resources ${missing}: no such file or directory`);
+    await writeFile(join(dir, 'server.yaml'), SERVER);
+    await writeFile(join(dir, 'broken.yaml'), 'kind: [unclosed\n');
+    source = new FileSource([dir], { watch: false });
+    await expectRejection(source.start(ds.sinkFor('files')), `--resources ${join(dir, 'broken.yaml')}: invalid YAML:`);
+  });
+
+  it('keeps the objects of a path that disappears after the start', async () => {
+    const sub = join(dir, 'fleet');
+    await mkdir(sub);
+    await writeFile(join(sub, 'fleet.yaml'), SERVER + '---\n' + pods(['10.0.0.1']));
+    const ds = new Datastore();
+    source = new FileSource([sub], { watch: false });
     await source.start(ds.sinkFor('files'));
-    expect(source.problems[0]!.message).to.match(/cannot read/);
+    await rm(sub, { recursive: true });
+    await source.reload();
+    expect(source.problems[0]!.message).to.equal('no such file or directory');
+    expect(ds.endpointsForServer('default', 'llama')).to.have.length(1);
   });
 });
+
+async function expectRejection(p: Promise<unknown>, messageStart: string): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  expect(err?.name).to.equal('ResourceError');
+  expect(err!.message.startsWith(messageStart), err!.message).to.equal(true);
+  expect(err!.message).not.to.include('\n');
+}
