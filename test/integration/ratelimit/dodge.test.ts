@@ -44,9 +44,9 @@ describe('rate limits: clients that go away after the pick stay charged', functi
     sim = await startSimProcess(IP, PORT, ['--model', MODEL, '--decode-base-ms', '40', '--max-tokens-cap', '24']);
     router = await startRouterProcess(['--resources', dir]);
     client = new EnvoyClient(`127.0.0.1:${router.ports.grpc}`);
-    const probe = await client.exchange({ mode: 'FULL_DUPLEX_STREAMED', body: body('probe'), response: null });
+    const probe = await client.exchange({ mode: 'FULL_DUPLEX_STREAMED', body: body('probe') });
     expect(probe.destination, 'probe routed').to.equal(`${IP}:${PORT}`);
-    cost = LIMIT - Number(probe.upstreamHeaders.get('x-ratelimit-remaining-tokens'));
+    cost = LIMIT - Number(probe.downstreamHeaders?.get('x-ratelimit-remaining-tokens'));
     expect(cost).to.be.within(10, 40);
   });
 
