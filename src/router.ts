@@ -12,6 +12,7 @@ import type { TlsOption } from './frontends/extproc/credentials.js';
 import { ExtProcServer, startHealthServer, type HealthServer } from './frontends/extproc/index.js';
 import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
+import { BodyBudget } from './frontends/body-budget.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
@@ -97,6 +98,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   let resourcesLoaded = false;
   const ready = () => resourcesLoaded;
   const extproc = new ExtProcServer();
+  // One ceiling on buffered request bodies for both front doors.
+  const bodyBudget = new BodyBudget(config.router.maxBufferedBodyBytes);
   const ports: Router['ports'] = { grpc: 0 };
   let metricsServer: Server | undefined;
   let health: HealthServer | undefined;
@@ -110,6 +113,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
         pipeline,
         maxBodyBytes: config.router.maxBodyBytes,
         decisionTimeoutMs: config.router.decisionTimeoutMs,
+        requestIdleTimeoutMs: config.router.requestIdleTimeoutMs,
+        responseIdleTimeoutMs: config.router.responseIdleTimeoutMs,
+        bodyBudget,
       }),
     );
     ports.grpc = started.port;
@@ -121,7 +127,14 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     }
     if (opts.httpPort !== 0) {
       proxy = await listening('the proxy', '--http-port', opts.host, opts.httpPort, () =>
-        startProxyServer({ host: opts.host, port: opts.httpPort, pipeline, maxBodyBytes: config.router.maxBodyBytes }),
+        startProxyServer({
+          host: opts.host,
+          port: opts.httpPort,
+          pipeline,
+          maxBodyBytes: config.router.maxBodyBytes,
+          bodyBudget,
+          requestIdleTimeoutMs: config.router.requestIdleTimeoutMs,
+        }),
       );
       ports.http = proxy.port;
     }

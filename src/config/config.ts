@@ -19,6 +19,12 @@ export interface RouterConfig {
     maxBodyBytes: number;
     /** Longest a routing decision may take before the request is answered 503. */
     decisionTimeoutMs: number;
+    /** Request bodies being read or routed hold at most this many bytes together (503 above). */
+    maxBufferedBodyBytes: number;
+    /** Longest silence while a request is received (ext_proc: no message; proxy: no body bytes); 0 disables. */
+    requestIdleTimeoutMs: number;
+    /** Longest silence on a routed ext_proc stream while the response is relayed; 0 disables. */
+    responseIdleTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
   };
@@ -79,13 +85,23 @@ export function parseConfig(input: unknown): RouterConfig {
   const flow = section(raw.flowControl, 'flowControl');
   const saturation = section(flow.saturation, 'flowControl.saturation');
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
+  const maxBodyBytes = num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
     rateLimit: raw.rateLimit,
     router: {
-      maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
+      maxBodyBytes,
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
+      // At least one maximum-size body, or such a body could never be accepted.
+      maxBufferedBodyBytes: num(
+        router.maxBufferedBodyBytes,
+        Math.max(256 * 1024 * 1024, maxBodyBytes),
+        'router.maxBufferedBodyBytes',
+        maxBodyBytes,
+      ),
+      requestIdleTimeoutMs: num(router.requestIdleTimeoutMs, 30_000, 'router.requestIdleTimeoutMs', 0),
+      responseIdleTimeoutMs: num(router.responseIdleTimeoutMs, 600_000, 'router.responseIdleTimeoutMs', 0),
       testMode: router.testMode === true,
     },
     metrics: {

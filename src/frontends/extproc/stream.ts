@@ -10,6 +10,8 @@ import type {
   RouteDecision,
 } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
+import type { BodyBudget } from '../body-budget.js';
+import { IdleTimer } from '../idle-timer.js';
 import { BodyBuffer } from './body-buffer.js';
 import { withDeadline } from './deadline.js';
 import { JSON_CONTENT_TYPE, openAiErrorBody } from './errors.js';
@@ -52,6 +54,12 @@ export interface StreamOptions {
   decisionTimeoutMs: number;
   /** Envoy's message_timeout; decisions in the other modes must beat it. */
   messageTimeoutMs: number;
+  /** Longest gap between messages while the request is received; the stream then ends with DEADLINE_EXCEEDED. */
+  requestIdleTimeoutMs: number;
+  /** The same once the request is routed, while Envoy relays the response (generations can be slow). */
+  responseIdleTimeoutMs: number;
+  /** Shared ceiling on buffered request bodies; a body that would cross it is answered 503. */
+  bodyBudget: BodyBudget;
   logger: Logger;
 }
 
@@ -108,16 +116,23 @@ export class ProcessStream {
 
   private halfClosed = false;
   private closed = false;
+  private readonly idle = new IdleTimer((ms) => this.expire(ms));
 
   constructor(
     private readonly sink: ReplySink,
     private readonly opts: StreamOptions,
   ) {
-    this.body = new BodyBuffer(opts.maxBodyBytes);
+    this.body = new BodyBuffer(opts.maxBodyBytes, opts.bodyBudget.account());
+    this.rearmIdle();
   }
 
   onMessage(msg: ProcessingRequest): void {
     if (this.closed) return;
+    this.dispatch(msg);
+    this.rearmIdle();
+  }
+
+  private dispatch(msg: ProcessingRequest): void {
     if (!this.configured) {
       this.configured = true;
       if (!this.configure(msg.protocol_config)) return;
@@ -151,6 +166,7 @@ export class ProcessStream {
   onCancel(): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     extProcStreamFailures.inc({ reason: 'cancelled' });
     this.finishExchange('cancelled');
   }
@@ -213,7 +229,9 @@ export class ProcessStream {
       return this.fail(GrpcStatus.INVALID_ARGUMENT, 'request_body before request_headers', 'protocol');
     }
     if (this.phase !== 'body') return; // after end of stream: ignored
-    if (!this.body.append(b.body ?? EMPTY)) return this.rejectOversized();
+    const appended = this.body.append(b.body ?? EMPTY);
+    if (appended === 'too_large') return this.rejectOversized();
+    if (appended === 'over_budget') return this.rejectOverBudget();
     const whole = this.requestMode === BodySendMode.BUFFERED || this.requestMode === BodySendMode.BUFFERED_PARTIAL;
     const complete = whole || b.end_of_stream === true;
     if (this.requestMode === BodySendMode.STREAMED) {
@@ -281,6 +299,7 @@ export class ProcessStream {
     this.route(decision);
     this.body.clear();
     this.phase = 'decided';
+    this.rearmIdle();
     if (this.requestTrailersOwed) this.flushRequestTrailers();
     this.maybeClose();
   }
@@ -368,6 +387,21 @@ export class ProcessStream {
       'request_too_large',
     );
     this.reject(413, JSON_CONTENT_TYPE, body, 'kthena_router_body_too_large');
+  }
+
+  /**
+   * The shared body budget is spent: 503 (not 413: this request is fine, the router is full) as a local reply, so
+   * the client gets a retryable OpenAI error. RESOURCE_EXHAUSTED would surface as Envoy's bare 500, or with
+   * fail-open as a request forwarded with no pick.
+   */
+  private rejectOverBudget(): void {
+    extProcStreamFailures.inc({ reason: 'body_budget' });
+    const body = openAiErrorBody(
+      'the router is holding too many request bodies; retry shortly',
+      'server_error',
+      'body_budget_exhausted',
+    );
+    this.reject(503, { ...JSON_CONTENT_TYPE, 'retry-after': '1' }, body, 'kthena_router_body_budget');
   }
 
   /** A local reply; Envoy stops consulting us after it, so the stream ends too. */
@@ -465,17 +499,40 @@ export class ProcessStream {
   private endStream(outcome: Outcome): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     this.finishExchange(outcome);
     this.sink.close();
   }
 
-  private fail(code: GrpcStatus, details: string, reason: string): void {
+  private fail(code: GrpcStatus, details: string, reason: string, outcome: Outcome = 'error'): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     extProcStreamFailures.inc({ reason });
     if (reason === 'protocol') this.opts.logger.warn({ requestId: this.requestId(), details }, 'ext_proc protocol error');
-    this.finishExchange('error');
+    this.finishExchange(outcome);
     this.sink.fail(code, details);
+  }
+
+  // ---- idle timeout and held bytes ----
+
+  /** Idle period for the current phase; none while deciding (the decision deadline covers our own work). */
+  private rearmIdle(): void {
+    if (this.closed) return;
+    if (this.phase === 'deciding') return this.idle.stop();
+    this.idle.arm(this.phase === 'decided' ? this.opts.responseIdleTimeoutMs : this.opts.requestIdleTimeoutMs);
+  }
+
+  /** Envoy went quiet: end the stream, and release the exchange as a cancelled one. */
+  private expire(periodMs: number): void {
+    if (this.closed) return;
+    this.opts.logger.warn({ requestId: this.requestId(), phase: this.phase, periodMs }, 'ext_proc stream idle: ended');
+    this.fail(GrpcStatus.DEADLINE_EXCEEDED, `no message on the stream for ${periodMs} ms`, 'idle_timeout', 'cancelled');
+  }
+
+  private releaseHeld(): void {
+    this.idle.stop();
+    this.body.clear();
   }
 
   private finishExchange(outcome: Outcome): void {

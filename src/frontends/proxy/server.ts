@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
+import { defaultBodyBudget, type BodyBudget } from '../body-budget.js';
 import { rejectMalformed, sendError } from './errors.js';
 import { Dispatchers } from './dispatchers.js';
 import { Forwarding } from './forward.js';
@@ -33,6 +34,10 @@ export interface ProxyServerOptions {
    */
   upstreamKeepAliveMs?: number;
   upstreamTls?: UpstreamTlsOptions;
+  /** Ceiling on buffered request bodies, shared with ext_proc. Default 32 × maxBodyBytes, for this server alone. */
+  bodyBudget?: BodyBudget;
+  /** A request body that sends no bytes for this long is answered 408 and its connection closed. Default 30 s. */
+  requestIdleTimeoutMs?: number;
 }
 
 export interface ProxyServer {
@@ -48,6 +53,8 @@ export interface ProxyServer {
 interface Context {
   pipeline: Pipeline;
   maxBodyBytes: number;
+  bodyBudget: BodyBudget;
+  requestIdleTimeoutMs: number;
   dispatchers: Dispatchers;
   log: Logger;
 }
@@ -63,7 +70,14 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     podTls: options.upstreamTls,
   });
-  const ctx: Context = { pipeline: options.pipeline, maxBodyBytes: options.maxBodyBytes, dispatchers, log };
+  const ctx: Context = {
+    pipeline: options.pipeline,
+    maxBodyBytes: options.maxBodyBytes,
+    bodyBudget: options.bodyBudget ?? defaultBodyBudget(options.maxBodyBytes),
+    requestIdleTimeoutMs: options.requestIdleTimeoutMs ?? 30_000,
+    dispatchers,
+    log,
+  };
   const inFlight = new Tracker();
   const server: Server = createServer((req, res) => {
     inFlight.enter();
@@ -117,12 +131,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
     return;
   }
-  const read = await readBody(req, ctx.maxBodyBytes);
+  const read = await readBody(req, { maxBytes: ctx.maxBodyBytes, budget: ctx.bodyBudget, idleTimeoutMs: ctx.requestIdleTimeoutMs });
   if (read.kind === 'aborted') return;
   if (read.kind === 'too_large') {
     localError(res, 413, 'request_too_large', `request body exceeds ${ctx.maxBodyBytes} bytes`, true);
     return;
   }
+  if (read.kind === 'over_budget') {
+    // 503, not 413: this body is acceptable, the router is full.
+    localError(res, 503, 'body_budget_exhausted', 'the router is holding too many request bodies; retry shortly', true);
+    return;
+  }
+  if (read.kind === 'stalled') {
+    localError(res, 408, 'request_timeout', `no request body bytes for ${read.idleMs} ms`, true);
+    return;
+  }
+  // The body stays in memory through forwarding and retries: it counts against the budget until the response ends.
+  res.once('close', read.release);
   const inbound: InboundRequest = {
     method: req.method ?? 'GET',
     path,

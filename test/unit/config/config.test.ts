@@ -5,7 +5,14 @@ import { parseCli, CliError } from '../../../src/cli.js';
 describe('config and CLI', () => {
   it('defaults', () => {
     const c = parseConfig({});
-    expect(c.router).to.deep.equal({ maxBodyBytes: 8 * 1024 * 1024, decisionTimeoutMs: 5000, testMode: false });
+    expect(c.router).to.deep.equal({
+      maxBodyBytes: 8 * 1024 * 1024,
+      decisionTimeoutMs: 5000,
+      maxBufferedBodyBytes: 256 * 1024 * 1024,
+      requestIdleTimeoutMs: 30_000,
+      responseIdleTimeoutMs: 600_000,
+      testMode: false,
+    });
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
@@ -21,6 +28,12 @@ describe('config and CLI', () => {
   it('rejects wrong types with the field name', () => {
     expect(() => parseConfig({ router: { maxBodyBytes: 'big' } })).to.throw(ConfigError, /router.maxBodyBytes/);
     expect(() => parseConfig({ metrics: [] })).to.throw(/metrics must be a mapping/);
+    // A budget below one maximum-size body could never admit such a body.
+    expect(() => parseConfig({ router: { maxBodyBytes: 4096, maxBufferedBodyBytes: 4095 } })).to.throw(
+      ConfigError,
+      /router.maxBufferedBodyBytes must be a number >= 4096/,
+    );
+    expect(parseConfig({ router: { requestIdleTimeoutMs: 0 } }).router.requestIdleTimeoutMs).to.equal(0);
     expect(() => parseConfig({ metrics: { maxScrapesPerSecond: 0 } })).to.throw(ConfigError, /metrics.maxScrapesPerSecond/);
   });
 
