@@ -42,5 +42,8 @@ export interface RateLimitFilter {
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
 }
 
-/** Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. */
-export type TokenCounter = (model: string, text: string) => number | Promise<number>;
+/**
+ * Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. `signal` aborts
+ * when the request is over (timed out, client gone): the counter should then stop its work and answer at once.
+ */
+export type TokenCounter = (model: string, text: string, signal?: AbortSignal) => number | Promise<number>;

@@ -101,7 +101,7 @@ export class RoutingPipeline implements Pipeline {
     const principal = auth;
 
     const upstreamModel = this.upstreamModel(parsed, target);
-    const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
+    const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText, req.signal) : 0;
     const labels = { model: parsed.model, route: target.routeLabel };
     let reservation: Reservation | undefined;
     let limitHeaders: Record<string, string> = {};

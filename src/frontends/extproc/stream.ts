@@ -117,6 +117,8 @@ export class ProcessStream {
   private halfClosed = false;
   private closed = false;
   private readonly idle = new IdleTimer((ms) => this.expire(ms));
+  /** Aborts the decision's work (token counting) when its deadline passes or the stream ends first. */
+  private deciding: AbortController | undefined;
 
   constructor(
     private readonly sink: ReplySink,
@@ -264,12 +266,14 @@ export class ProcessStream {
   }
 
   private async decide(): Promise<void> {
+    this.deciding = new AbortController();
     const request: InboundRequest = {
       method: this.method,
       path: this.path,
       headers: this.headers,
       body: this.body.toBuffer(),
       frontend: 'extproc',
+      signal: this.deciding.signal,
       ...(this.subset !== undefined && { subset: this.subset }),
     };
     const timed = this.requestMode !== BodySendMode.FULL_DUPLEX_STREAMED;
@@ -280,6 +284,7 @@ export class ProcessStream {
       if (result.ok) {
         decision = result.value;
       } else {
+        this.deciding.abort();
         extProcStreamFailures.inc({ reason: 'timeout' });
         this.opts.logger.warn({ requestId: this.requestId(), budgetMs }, 'routing decision timed out');
         decision = frontDoorReject(504, `routing decision timed out after ${budgetMs} ms`, 'timeout_error', 'decision_timeout');
@@ -289,6 +294,7 @@ export class ProcessStream {
       this.opts.logger.error({ requestId: this.requestId(), err: errorMessage(err) }, 'routing pipeline failed');
       decision = frontDoorReject(500, 'internal error while routing the request', 'server_error', 'internal_error');
     }
+    this.deciding = undefined;
     if (this.closed) {
       if (decision.kind === 'route') releaseLate(decision);
       return;
@@ -533,6 +539,7 @@ export class ProcessStream {
   private releaseHeld(): void {
     this.idle.stop();
     this.body.clear();
+    this.deciding?.abort();
   }
 
   private finishExchange(outcome: Outcome): void {

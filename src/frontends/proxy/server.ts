@@ -148,12 +148,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   }
   // The body stays in memory through forwarding and retries: it counts against the budget until the response ends.
   res.once('close', read.release);
+  // Work for a client that left is dropped (token counting).
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
   const inbound: InboundRequest = {
     method: req.method ?? 'GET',
     path,
     headers: inboundHeaders(req),
     body: read.body,
     frontend: 'proxy',
+    signal: gone.signal,
   };
   let decision: Decision;
   try {

@@ -1,8 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { pino } from 'pino';
+import type { Decision, Pipeline } from '../../../src/core/types.js';
 import { BodyBudget } from '../../../src/frontends/body-budget.js';
-import { loadProtos } from '../../../src/frontends/extproc/index.js';
+import { ExtProcServer, loadProtos } from '../../../src/frontends/extproc/index.js';
 import { BodySendMode, type ProcessingRequest, type ProcessingResponse } from '../../../src/frontends/extproc/wire.js';
+import { EnvoyClient } from '../../support/envoy-client.js';
 import { CHAT, startFixture, type Fixture } from './support/fixture.js';
 import { waitFor } from './support/test-pipeline.js';
 
@@ -115,5 +118,55 @@ describe('ext_proc bounded memory per stream', function () {
       for (const s of held) s.call.cancel();
       await waitFor(() => budget.inUse === 0);
     }
+  });
+});
+
+describe('ext_proc: work for a request that is over is dropped', function () {
+  this.timeout(20_000);
+  /** Never decides on its own; records the signal each request carries. */
+  const signals: AbortSignal[] = [];
+  const stuck: Pipeline = {
+    handle: (req) =>
+      new Promise<Decision>((resolve) => {
+        signals.push(req.signal!);
+        req.signal!.addEventListener('abort', () =>
+          resolve({ kind: 'reject', status: 499, headers: {}, body: Buffer.alloc(0) }),
+        );
+      }),
+  };
+  const server = new ExtProcServer();
+  let client: EnvoyClient;
+
+  before(async () => {
+    const started = await server.start({
+      host: '127.0.0.1',
+      port: 0,
+      pipeline: stuck,
+      maxBodyBytes: 64 * 1024,
+      messageTimeoutMs: 300,
+      logger: pino({ level: 'silent' }),
+    });
+    client = new EnvoyClient(`127.0.0.1:${started.port}`);
+  });
+  after(async () => {
+    client.close();
+    await server.stop(100);
+  });
+
+  it('aborts the decision signal when the decision deadline passes', async () => {
+    const t = await client.exchange({ mode: 'BUFFERED', body: CHAT, response: null, messageTimeoutMs: 5_000 });
+    expect(t.immediate?.status).to.equal(504);
+    expect(signals.at(-1)!.aborted).to.equal(true);
+  });
+
+  it('aborts the decision signal when Envoy cancels the stream', async () => {
+    const before = signals.length;
+    const abort = new AbortController();
+    const run = client.exchange({ mode: 'FULL_DUPLEX_STREAMED', body: CHAT, signal: abort.signal });
+    await waitFor(() => signals.length === before + 1);
+    expect(signals.at(-1)!.aborted).to.equal(false);
+    abort.abort();
+    await run.catch(() => undefined);
+    await waitFor(() => signals.at(-1)!.aborted);
   });
 });

@@ -106,6 +106,19 @@ describe('proxy request bodies: stall timeout and shared budget', function () {
     socket.destroy();
   });
 
+  it('aborts the request signal (dropping token counting) when the client leaves during the decision', async () => {
+    pipeline.close();
+    pipeline.seen.length = 0;
+    const body = Buffer.from('{"model":"m"}');
+    const { socket } = rawRequest(proxy.port, post(body.length), body);
+    await waitUntil(() => pipeline.seen.length === 1);
+    expect(pipeline.seen[0]!.signal!.aborted).to.equal(false);
+    socket.destroy();
+    await waitUntil(() => pipeline.seen[0]!.signal!.aborted);
+    pipeline.open();
+    await waitUntil(() => budget.inUse === 0);
+  });
+
   it('answers 503 at once past the shared budget and gives the bytes back when responses end', async () => {
     const size = 60 * 1024; // 4 fit in 256 KiB
     for (let round = 0; round < 2; round++) {
