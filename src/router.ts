@@ -4,7 +4,7 @@ import { AdmissionControl } from './core/admission.js';
 import { Authenticator, parseAuthConfig } from './filters/auth/index.js';
 import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js';
 import { loadProviderSettings, OutlierDetector } from './providers/index.js';
-import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
+import { closeTokenizer, configureTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { Datastore } from './datastore/datastore.js';
 import type { Endpoint } from './datastore/endpoint.js';
@@ -66,6 +66,11 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       : new Authenticator(parseAuthConfig(config.auth), { getSecret: (ns, name) => datastore.secret(ns, name)?.data });
   // Always present: with no limits configured it admits everything and still counts tokens per model and tenant.
   const rateLimiter = new RateLimiter(parseRateLimitConfig(config.rateLimit));
+  configureTokenizer({
+    workers: config.tokenizer.workers,
+    maxQueued: config.tokenizer.maxQueued,
+    workerTimeoutMs: config.tokenizer.timeoutMs,
+  });
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,

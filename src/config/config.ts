@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
+import { defaultWorkerCount } from '../tokenizer/index.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -46,6 +47,15 @@ export interface RouterConfig {
   providers: ProvidersConfig;
   /** Passive outlier detection over pods and providers. */
   outlierDetection: OutlierConfig;
+  /** Token counting of prompts too big to count on the event loop. */
+  tokenizer: {
+    /** Worker threads (default: one per core but one, at most 4). */
+    workers: number;
+    /** Prompts being counted at once at most; more are estimated at once. */
+    maxQueued: number;
+    /** A count slower than this is dropped and the prompt estimated. */
+    timeoutMs: number;
+  };
 }
 
 export function defaultConfig(): RouterConfig {
@@ -83,6 +93,7 @@ export function parseConfig(input: unknown): RouterConfig {
   const metrics = section(raw.metrics, 'metrics');
   const pool = section(raw.inferencePool, 'inferencePool');
   const flow = section(raw.flowControl, 'flowControl');
+  const tokenizer = section(raw.tokenizer, 'tokenizer');
   const saturation = section(flow.saturation, 'flowControl.saturation');
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   const maxBodyBytes = num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024);
@@ -123,5 +134,10 @@ export function parseConfig(input: unknown): RouterConfig {
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
+    tokenizer: {
+      workers: Math.floor(num(tokenizer.workers, defaultWorkerCount(), 'tokenizer.workers', 1)),
+      maxQueued: Math.floor(num(tokenizer.maxQueued, 64, 'tokenizer.maxQueued', 0)),
+      timeoutMs: num(tokenizer.timeoutMs, 2000, 'tokenizer.timeoutMs', 1),
+    },
   };
 }

@@ -38,8 +38,13 @@ export interface ReserveRequest {
   maxOutputTokens: number;
 }
 
+/** A request as far as the cheap checks need it: who, which model and route, before its tokens are counted. */
+export type PrecheckRequest = Omit<ReserveRequest, 'inputTokens' | 'maxOutputTokens'>;
+
 export interface RateLimitFilter {
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
+  /** A refusal when the request-count limits alone already refuse the request; nothing is taken. */
+  precheck?(req: PrecheckRequest): Promise<ReserveOutcome | undefined>;
 }
 
 /**

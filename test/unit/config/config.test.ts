@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError, parseConfig } from '../../../src/config/config.js';
 import { parseCli, CliError } from '../../../src/cli.js';
+import { defaultWorkerCount } from '../../../src/tokenizer/index.js';
 
 describe('config and CLI', () => {
   it('defaults', () => {
@@ -13,6 +14,8 @@ describe('config and CLI', () => {
       responseIdleTimeoutMs: 600_000,
       testMode: false,
     });
+    expect(c.tokenizer).to.deep.equal({ workers: defaultWorkerCount(), maxQueued: 64, timeoutMs: 2000 });
+    expect(parseConfig({ tokenizer: { workers: 3 } }).tokenizer.workers).to.equal(3);
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
