@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { bpeMergeBounded, estimatePieceTokens, MAX_EXACT_PIECE_BYTES, MERGE_SHIFT } from './bpe.js';
+import { ChunkCounter } from './chunk-count.js';
 import { PieceCache } from './piece-cache.js';
 import { toJsRegexSource } from './regex-compat.js';
 import type { Encoding } from './types.js';
@@ -36,6 +37,7 @@ export class HuggingFaceTokenizer implements Encoding {
   private readonly normalize: (s: string) => string;
   private readonly preTokenize: PreTokenize;
   private readonly cache = new PieceCache();
+  private readonly chunks = new ChunkCounter((chunk) => this.countPieces(chunk));
   private readonly pairRank = (left: number, right: number): number => this.merges.get(left * MERGE_SHIFT + right) ?? -1;
 
   static fromFile(path: string): HuggingFaceTokenizer {
@@ -102,8 +104,14 @@ export class HuggingFaceTokenizer implements Encoding {
     let n = 0;
     this.forEachSegment(text, (segment, addedId) => {
       if (addedId !== undefined) n++;
-      else for (const piece of this.preTokenize([this.normalize(segment)])) n += this.countPiece(piece);
+      else n += this.chunks.count(segment);
     });
+    return n;
+  }
+
+  private countPieces(text: string): number {
+    let n = 0;
+    for (const piece of this.preTokenize([this.normalize(text)])) n += this.countPiece(piece);
     return n;
   }
 

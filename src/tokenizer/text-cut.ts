@@ -10,7 +10,7 @@ export function nextCut(text: string, from: number, window: number): number {
   if (from >= text.length) return text.length;
   const limit = Math.min(text.length, from + window);
   for (let p = Math.max(from, 1); p < limit; p++) {
-    if (text.charCodeAt(p) === 32 && !isSpace(text.charCodeAt(p - 1))) return p;
+    if (isCutBefore(text, p)) return p;
   }
   if (limit >= text.length) return text.length;
   const c = text.charCodeAt(limit);
@@ -27,6 +27,11 @@ export function cutText(text: string, size: number): string[] {
     pos = end;
   }
   return parts;
+}
+
+/** A space that follows a non-space character (p ≥ 1). */
+export function isCutBefore(text: string, p: number): boolean {
+  return text.charCodeAt(p) === 32 && !isSpace(text.charCodeAt(p - 1));
 }
 
 function isSpace(c: number): boolean {

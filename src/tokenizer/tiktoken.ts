@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
 import { bpeMergeBounded, estimatePieceTokens, MAX_EXACT_PIECE_BYTES, MERGE_SHIFT } from './bpe.js';
+import { ChunkCounter } from './chunk-count.js';
 import { PieceCache } from './piece-cache.js';
 import type { Encoding } from './types.js';
 
@@ -19,6 +20,7 @@ export class TiktokenEncoding implements Encoding {
   private readonly byteId = new Int32Array(256).fill(-1);
   private readonly pattern: RegExp;
   private readonly cache = new PieceCache();
+  private readonly chunks = new ChunkCounter((chunk) => this.countPieces(chunk));
   // A rank file lists tokens, not merges: a pair's rank is its concatenation's. Building that string and hashing it
   // costs far more than a numeric lookup, and the same pairs come back constantly, hence the memo.
   private readonly pairMemo = new Map<number, number>();
@@ -63,6 +65,10 @@ export class TiktokenEncoding implements Encoding {
   }
 
   count(text: string): number {
+    return this.chunks.count(text);
+  }
+
+  private countPieces(text: string): number {
     let n = 0;
     for (const m of text.matchAll(this.pattern)) {
       const piece = m[0];
@@ -75,7 +81,8 @@ export class TiktokenEncoding implements Encoding {
   private encodePiece(piece: string): number[] {
     const cached = this.cache.get(piece);
     if (cached) return cached;
-    const bytes = Buffer.from(piece, 'utf8').toString('latin1');
+    // ASCII (nearly every piece) is its own UTF-8, read as latin1: no round trip through a Buffer.
+    const bytes = isAscii(piece) ? piece : Buffer.from(piece, 'utf8').toString('latin1');
     const whole = this.ranks.get(bytes);
     const ids =
       whole !== undefined
@@ -85,6 +92,11 @@ export class TiktokenEncoding implements Encoding {
     if (bytes.length <= MAX_EXACT_PIECE_BYTES) this.cache.set(piece, ids);
     return ids;
   }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 const loaded = new Map<OpenAiEncodingName, TiktokenEncoding>();
