@@ -147,7 +147,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return;
   }
   // The body stays in memory through forwarding and retries: it counts against the budget until the response ends.
-  res.once('close', read.release);
+  if (clientGone) read.release();
+  else res.once('close', read.release);
   // Work for a client that left is dropped (token counting).
   const gone = new AbortController();
   res.once('close', () => gone.abort());
