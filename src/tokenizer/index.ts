@@ -27,7 +27,7 @@ export interface TokenizerOptions {
   workers: number;
 }
 
-/** One core is left to the event loop; past 4 threads the gain is small and each holds its own tables (~100 MB). */
+/** One core is left to the event loop; past 4 threads the gain is small and each holds its own copy of the tables. */
 export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
