@@ -79,11 +79,6 @@ export async function tokenizeAsync(model: string, text: string, signal?: AbortS
   return Array.isArray(ids) ? ids : undefined;
 }
 
-/** Jobs in the worker pool and its threads (tests, diagnostics). */
-export function tokenizerPoolState(): { pending: number; threads: number } {
-  return { pending: worker.pending, threads: worker.threads };
-}
-
 /**
  * Conservative estimate used when exact counting is unavailable: one token per 3 UTF-8 bytes. Real BPE vocabularies
  * average ~4 bytes per token on English and ~3 on code and CJK, so this over-counts rather than under-counts, which
