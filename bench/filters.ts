@@ -10,6 +10,7 @@ import { Authenticator, parseAuthConfig } from '../src/filters/auth/index.js';
 import { parseRateLimitConfig, RateLimiter, type ReserveRequest } from '../src/filters/ratelimit/index.js';
 import { closeTokenizer, configureTokenizer, countTokens, countTokensAsync } from '../src/tokenizer/index.js';
 import { RedisTestServer } from '../test/support/redis.js';
+import { ADVERSARIAL, ENGLISH, TARGET_MS, TARGET_RATIO, type TokenizerCase } from './tokenizer-cases.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 1;
 
@@ -162,6 +163,33 @@ for (const size of [1024, 100 * 1024]) {
   }
 }
 
+// --- bounded tokenizer cost: 1 MB prompts against the English baseline of this run ------------------------------------
+/**
+ * Milliseconds per count: the median of 5 runs, each on a text built beforehand and not counted before (English
+ * repeats itself, so its caches are warm, as in a running router; the other cases get no help from earlier runs).
+ */
+function msPerCount(c: TokenizerCase): number {
+  countTokens('gpt-4', c.fresh(1000)); // JIT warm-up on a text the timed runs do not reuse
+  const texts = Array.from({ length: 5 }, (_, i) => c.fresh(i));
+  const times = texts.map((text) => {
+    const t0 = performance.now();
+    countTokens('gpt-4', text);
+    return performance.now() - t0;
+  });
+  times.sort((a, b) => a - b);
+  return times[2]!;
+}
+const englishMs = msPerCount(ENGLISH);
+const misses: string[] = [];
+const bounded: { name: string; ms: number }[] = [{ name: ENGLISH.name, ms: englishMs }];
+for (const c of ADVERSARIAL) bounded.push({ name: c.name, ms: msPerCount(c) });
+for (const b of bounded) {
+  const ratio = b.ms / englishMs;
+  if (b.ms > TARGET_MS) misses.push(`${b.name}: ${b.ms.toFixed(1)} ms > ${TARGET_MS} ms`);
+  if (ratio > TARGET_RATIO) misses.push(`${b.name}: ${ratio.toFixed(2)}x English > ${TARGET_RATIO}x`);
+  rows.push({ group: 'tokens', name: `1 MB: ${b.name}`, opsPerSec: 1000 / b.ms, baseline: 1000 / englishMs, note: `${b.ms.toFixed(1)} ms` });
+}
+
 async function maxLagDuring<T>(fn: () => Promise<T>): Promise<{ result: T; maxLagMs: number }> {
   let maxLagMs = 0;
   let last = performance.now();
@@ -189,7 +217,12 @@ for (const r of rows) {
   const ratio = r.baseline ? `${(r.baseline / r.opsPerSec).toFixed(r.baseline / r.opsPerSec < 10 ? 2 : 0)}x` : '';
   console.log(`| ${r.name.padEnd(44)} | ${fmt(r.opsPerSec).padStart(11)} | ${fmt(us, 2).padStart(9)} | ${ratio.padStart(11)} | ${r.note ?? ''}`);
 }
-console.log('\n"vs baseline": time per operation relative to the group\'s baseline (no filter / js-tiktoken).');
+console.log('\n"vs baseline": time per operation relative to the group\'s baseline (no filter / js-tiktoken; English for the 1 MB rows).');
+console.log(
+  `\ntokenizer targets (1 MB prompts, countTokens): each <= ${TARGET_MS} ms, adversarial <= ${TARGET_RATIO}x English: ` +
+    (misses.length === 0 ? 'met' : `MISSED\n  ${misses.join('\n  ')}`),
+);
+if (misses.length > 0) process.exitCode = 1;
 
 auth.close();
 await local.close();

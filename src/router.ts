@@ -4,7 +4,7 @@ import { AdmissionControl } from './core/admission.js';
 import { Authenticator, parseAuthConfig } from './filters/auth/index.js';
 import { parseRateLimitConfig, RateLimiter } from './filters/ratelimit/index.js';
 import { loadProviderSettings, OutlierDetector } from './providers/index.js';
-import { closeTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
+import { closeTokenizer, configureTokenizer, countTokensAsync, preloadTokenizers } from './tokenizer/index.js';
 import { ApiPaths } from './core/api-paths.js';
 import { RoutingPipeline } from './core/pipeline.js';
 import { warnDanglingRoutes } from './core/route-references.js';
@@ -15,6 +15,7 @@ import { ExtProcServer, startHealthServer, type HealthServer } from './frontends
 import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { TrustedProxies } from './frontends/proxy/trusted-proxies.js';
+import { BodyBudget } from './frontends/body-budget.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
@@ -71,6 +72,11 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       : new Authenticator(parseAuthConfig(config.auth), { getSecret: (ns, name) => datastore.secret(ns, name)?.data });
   // Always present: with no limits configured it admits everything and still counts tokens per model and tenant.
   const rateLimiter = new RateLimiter(parseRateLimitConfig(config.rateLimit));
+  configureTokenizer({
+    workers: config.tokenizer.workers,
+    maxQueued: config.tokenizer.maxQueued,
+    workerTimeoutMs: config.tokenizer.timeoutMs,
+  });
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,
@@ -106,6 +112,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
   let resourcesLoaded = false;
   const ready = () => resourcesLoaded;
   const extproc = new ExtProcServer();
+  // One ceiling on buffered request bodies for both front doors.
+  const bodyBudget = new BodyBudget(config.router.maxBufferedBodyBytes);
   const ports: Router['ports'] = { grpc: 0 };
   let metricsServer: Server | undefined;
   let health: HealthServer | undefined;
@@ -121,6 +129,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
         decisionTimeoutMs: config.router.decisionTimeoutMs,
         testMode: config.router.testMode,
         messageTimeoutMs: config.router.messageTimeoutMs,
+        requestIdleTimeoutMs: config.router.requestIdleTimeoutMs,
+        responseIdleTimeoutMs: config.router.responseIdleTimeoutMs,
+        bodyBudget,
       }),
     );
     ports.grpc = started.port;
@@ -140,6 +151,8 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
           headersTimeoutMs: config.router.headersTimeoutMs,
           requestReceiveTimeoutMs: config.router.requestReceiveTimeoutMs,
           trustedProxies: new TrustedProxies(config.router.trustedProxies),
+          bodyBudget,
+          requestIdleTimeoutMs: config.router.requestIdleTimeoutMs,
         }),
       );
       ports.http = proxy.port;

@@ -6,6 +6,7 @@ import { invalidTrustedProxy } from '../frontends/proxy/trusted-proxies.js';
 import { num, section } from './read.js';
 import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
+import { defaultWorkerCount } from '../tokenizer/index.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -30,6 +31,12 @@ export interface RouterConfig {
      * decision must be answered within it (the router keeps 10% for the way back), so set it to what the bootstrap says.
      */
     messageTimeoutMs: number;
+    /** Request bodies being read or routed hold at most this many bytes together (503 above). */
+    maxBufferedBodyBytes: number;
+    /** Longest silence while a request is received (ext_proc: no message; proxy: no body bytes); 0 disables. */
+    requestIdleTimeoutMs: number;
+    /** Longest silence on a routed ext_proc stream while the response is relayed; 0 disables. */
+    responseIdleTimeoutMs: number;
     /** Enables the Gateway API conformance hooks (`test-epp-endpoint-selection`). Never in production. */
     testMode: boolean;
     /** Exact paths routed besides the built-in inference API (everything else is answered 404). */
@@ -61,6 +68,15 @@ export interface RouterConfig {
   providers: ProvidersConfig;
   /** Passive outlier detection over pods and providers. */
   outlierDetection: OutlierConfig;
+  /** Token counting of prompts too big to count on the event loop. */
+  tokenizer: {
+    /** Worker threads (default: one per core but one, at most 4). */
+    workers: number;
+    /** Prompts being counted at once at most; more are estimated at once. */
+    maxQueued: number;
+    /** A count slower than this is dropped and the prompt estimated. */
+    timeoutMs: number;
+  };
 }
 
 export function defaultConfig(): RouterConfig {
@@ -95,6 +111,7 @@ const TOP_LEVEL_KEYS = [
   'rateLimit',
   'providers',
   'outlierDetection',
+  'tokenizer',
   'routerConfiguration',
 ];
 
@@ -114,6 +131,9 @@ export function parseConfig(input: unknown): RouterConfig {
     'maxJsonDepth',
     'decisionTimeoutMs',
     'messageTimeoutMs',
+    'maxBufferedBodyBytes',
+    'requestIdleTimeoutMs',
+    'responseIdleTimeoutMs',
     'testMode',
     'allowedPaths',
     'attemptTimeouts',
@@ -125,18 +145,29 @@ export function parseConfig(input: unknown): RouterConfig {
   const metrics = section(raw.metrics, 'metrics', ['scrapeIntervalMs', 'scrapeTimeoutMs', 'staleAfterMs', 'maxScrapesPerSecond']);
   const pool = section(raw.inferencePool, 'inferencePool', ['engine']);
   const flow = section(raw.flowControl, 'flowControl', ['enabled', 'maxQueueTimeMs', 'maxQueueSize', 'queueing', 'trustPriorityHeader', 'saturation']);
+  const tokenizer = section(raw.tokenizer, 'tokenizer', ['workers', 'maxQueued', 'timeoutMs']);
   const saturation = section(flow.saturation, 'flowControl.saturation', ['queueDepth', 'kvCacheUsage']);
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   const headersTimeoutMs = num(router.headersTimeoutMs, 60_000, 'router.headersTimeoutMs', 1);
+  const maxBodyBytes = num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
     rateLimit: raw.rateLimit,
     router: {
-      maxBodyBytes: num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024),
+      maxBodyBytes,
       maxJsonDepth: num(router.maxJsonDepth, DEFAULT_MAX_JSON_DEPTH, 'router.maxJsonDepth', 1),
       decisionTimeoutMs: num(router.decisionTimeoutMs, 5000, 'router.decisionTimeoutMs', 1),
       messageTimeoutMs: num(router.messageTimeoutMs, 200, 'router.messageTimeoutMs', 1),
+      // At least one maximum-size body, or such a body could never be accepted.
+      maxBufferedBodyBytes: num(
+        router.maxBufferedBodyBytes,
+        Math.max(256 * 1024 * 1024, maxBodyBytes),
+        'router.maxBufferedBodyBytes',
+        maxBodyBytes,
+      ),
+      requestIdleTimeoutMs: num(router.requestIdleTimeoutMs, 30_000, 'router.requestIdleTimeoutMs', 0),
+      responseIdleTimeoutMs: num(router.responseIdleTimeoutMs, 600_000, 'router.responseIdleTimeoutMs', 0),
       testMode: router.testMode === true,
       allowedPaths: parseAllowedPaths(router.allowedPaths, 'router.allowedPaths'),
       attemptTimeouts: {
@@ -168,6 +199,11 @@ export function parseConfig(input: unknown): RouterConfig {
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
+    tokenizer: {
+      workers: Math.floor(num(tokenizer.workers, defaultWorkerCount(), 'tokenizer.workers', 1)),
+      maxQueued: Math.floor(num(tokenizer.maxQueued, 64, 'tokenizer.maxQueued', 0)),
+      timeoutMs: num(tokenizer.timeoutMs, 2000, 'tokenizer.timeoutMs', 1),
+    },
   };
 }
 

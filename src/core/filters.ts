@@ -45,9 +45,17 @@ export interface ReserveRequest {
   maxOutputTokens: number;
 }
 
+/** A request as far as the cheap checks need it: who, which model and route, before its tokens are counted. */
+export type PrecheckRequest = Omit<ReserveRequest, 'inputTokens' | 'maxOutputTokens'>;
+
 export interface RateLimitFilter {
   reserve(req: ReserveRequest): Promise<ReserveOutcome>;
+  /** A refusal when the request-count limits alone already refuse the request; nothing is taken. */
+  precheck?(req: PrecheckRequest): Promise<ReserveOutcome | undefined>;
 }
 
-/** Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. */
-export type TokenCounter = (model: string, text: string) => number | Promise<number>;
+/**
+ * Input tokens of a prompt; may be asynchronous so that big prompts are counted off the event loop. `signal` aborts
+ * when the request is over (timed out, client gone): the counter should then stop its work and answer at once.
+ */
+export type TokenCounter = (model: string, text: string, signal?: AbortSignal) => number | Promise<number>;

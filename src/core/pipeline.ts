@@ -57,6 +57,8 @@ export interface AttemptTimeouts {
 }
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
+/** Prompts longer than this (UTF-16 units) go to the tokenizer's worker pool: worth a request-count check first. */
+const PRECHECK_MIN_CHARS = 8192;
 
 const ANONYMOUS: Principal = { user: 'anonymous', tenant: 'default', groups: [], method: 'anonymous' };
 const CONFORMANCE_HEADER = 'test-epp-endpoint-selection';
@@ -120,16 +122,23 @@ export class RoutingPipeline implements Pipeline {
     const principal = auth;
 
     const upstreamModel = this.upstreamModel(parsed, target, req.headers);
-    const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText) : 0;
+    const limited = {
+      principal,
+      model: parsed.model,
+      routeKey: target.match ? target.routeLabel : undefined,
+      routeLimit: target.match?.route.spec.rateLimit,
+    };
+    // Cheap limits first (the body size was checked above): a client out of requests costs no token counting. Small
+    // prompts are counted inline faster than a Redis round trip, so only big ones are checked ahead.
+    const early = parsed.promptText.length > PRECHECK_MIN_CHARS ? await this.opts.rateLimit?.precheck?.(limited) : undefined;
+    if (early && !early.ok) return reject({ status: early.status, code: early.code, message: early.message, headers: early.headers });
+    const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText, req.signal) : 0;
     const labels = { model: parsed.model, route: target.routeLabel };
     let reservation: Reservation | undefined;
     let limitHeaders: Record<string, string> = {};
     if (this.opts.rateLimit) {
       const r = await this.opts.rateLimit.reserve({
-        principal,
-        model: parsed.model,
-        routeKey: target.match ? target.routeLabel : undefined,
-        routeLimit: target.match?.route.spec.rateLimit,
+        ...limited,
         inputTokens,
         maxOutputTokens: parsed.maxTokens ?? 0,
       });

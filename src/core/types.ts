@@ -12,6 +12,8 @@ export interface InboundRequest {
   /** Endpoints the gateway allows (`envoy.lb.subset_hint`); undefined = no restriction. */
   subset?: string[];
   frontend: 'extproc' | 'proxy';
+  /** Aborts when the front door gives the request up (decision deadline, client or stream gone). */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamPolicy {

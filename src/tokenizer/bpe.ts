@@ -1,21 +1,50 @@
 // Byte-pair-encoding merge loop shared by the tiktoken and Hugging Face loaders.
 //
 // A piece starts as one symbol per byte; the adjacent pair with the lowest merge rank is merged until no pair can be
-// (ties: leftmost first). Candidate pairs live in a binary min-heap keyed by (rank, position), so a piece of n bytes
-// costs O(n log n) instead of the O(n^2)-per-merge scan used by js-tiktoken, which lets one 100 KB run of letters
-// stall the process for minutes.
+// (ties: leftmost first). Short pieces (nearly every word) use a plain scan, which allocates little; longer ones keep
+// candidate pairs in a binary min-heap keyed by (rank, position), O(n log n). Pieces longer than
+// MAX_EXACT_PIECE_BYTES are never merged whole: counting estimates them and encoding merges them window by window,
+// so the work is linear in the text whatever its shape (one 8 MB word used to cost ~20 s of CPU).
 
 /** Packed merge result: `rank * MERGE_SHIFT + mergedId`, or -1 when the pair does not merge. */
 export const MERGE_SHIFT = 2 ** 21;
 /** Positions are packed below the rank in heap keys, so one piece may hold at most this many bytes. */
 export const MAX_PIECE_BYTES = 2 ** 24;
 
+/**
+ * Longest pre-tokenizer piece merged exactly. Natural text has no piece near it (words, numbers in groups of three,
+ * punctuation runs, indentation); what is longer is a run of one class of characters (a huge "word", a long run of
+ * symbols or spaces) that only an unusual or hostile prompt contains.
+ */
+export const MAX_EXACT_PIECE_BYTES = 512;
+/** Below this a scan beats the heap's bookkeeping. */
+const SCAN_MAX_BYTES = 32;
+
 export type PairRank = (left: number, right: number) => number;
+
+/**
+ * Token count of a piece too long to merge: one token per 3 bytes, the conservative rate `estimateTokens` uses for a
+ * whole prompt (long runs usually merge far better, so this errs toward charging more, never less, on rate limits).
+ */
+export function estimatePieceTokens(bytes: number): number {
+  return Math.ceil(bytes / 3);
+}
+
+/** Like `bpeMerge`, but a piece longer than MAX_EXACT_PIECE_BYTES is merged in windows of that size. */
+export function bpeMergeBounded(ids: number[], pairRank: PairRank): number[] {
+  if (ids.length <= MAX_EXACT_PIECE_BYTES) return bpeMerge(ids, pairRank);
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i += MAX_EXACT_PIECE_BYTES) {
+    for (const id of bpeMerge(ids.slice(i, i + MAX_EXACT_PIECE_BYTES), pairRank)) out.push(id);
+  }
+  return out;
+}
 
 /** Merges `ids` (initial symbols, one per byte) and returns the final token ids. */
 export function bpeMerge(ids: number[], pairRank: PairRank): number[] {
   const n = ids.length;
   if (n < 2) return ids.slice();
+  if (n <= SCAN_MAX_BYTES) return scanMerge(ids, pairRank);
   if (n > MAX_PIECE_BYTES) throw new RangeError('piece too long for BPE');
   const id = Int32Array.from(ids);
   const next = new Int32Array(n);
@@ -47,6 +76,7 @@ export function bpeMerge(ids: number[], pairRank: PairRank): number[] {
     next[pos] = rr;
     if (rr >= 0) prev[rr] = pos;
     version[pos]++;
+    version[r]++; // r is gone: its queued pair must not fire
     const p = prev[pos]!;
     if (p >= 0) {
       version[p]++;
@@ -57,6 +87,27 @@ export function bpeMerge(ids: number[], pairRank: PairRank): number[] {
   const out: number[] = [];
   for (let i = 0; i >= 0; i = next[i]!) out.push(id[i]!);
   return out;
+}
+
+/** The same merges as the heap loop, by scanning for the lowest packed rank (leftmost on ties) after each merge. */
+function scanMerge(ids: number[], pairRank: PairRank): number[] {
+  const parts = ids.slice();
+  const ranks: number[] = new Array(parts.length - 1);
+  for (let i = 0; i + 1 < parts.length; i++) ranks[i] = pairRank(parts[i]!, parts[i + 1]!);
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < ranks.length; i++) {
+      const r = ranks[i]!;
+      // Equal packed values mean the same merge, so `<` keeps the leftmost, as the heap's (rank, position) key does.
+      if (r >= 0 && (best < 0 || r < ranks[best]!)) best = i;
+    }
+    if (best < 0) return parts;
+    parts[best] = ranks[best]! % MERGE_SHIFT;
+    parts.splice(best + 1, 1);
+    ranks.splice(best, 1);
+    if (best > 0) ranks[best - 1] = pairRank(parts[best - 1]!, parts[best]!);
+    if (best < ranks.length) ranks[best] = pairRank(parts[best]!, parts[best + 1]!);
+  }
 }
 
 /** Min-heap of (key, stamp, merged) triples kept in parallel arrays to avoid allocating per entry. */

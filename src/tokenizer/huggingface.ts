@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { bpeMerge, MERGE_SHIFT } from './bpe.js';
+import { bpeMergeBounded, estimatePieceTokens, MAX_EXACT_PIECE_BYTES, MERGE_SHIFT } from './bpe.js';
+import { ChunkCounter } from './chunk-count.js';
 import { PieceCache } from './piece-cache.js';
 import { toJsRegexSource } from './regex-compat.js';
 import type { Encoding } from './types.js';
@@ -36,6 +37,7 @@ export class HuggingFaceTokenizer implements Encoding {
   private readonly normalize: (s: string) => string;
   private readonly preTokenize: PreTokenize;
   private readonly cache = new PieceCache();
+  private readonly chunks = new ChunkCounter((chunk) => this.countPieces(chunk));
   private readonly pairRank = (left: number, right: number): number => this.merges.get(left * MERGE_SHIFT + right) ?? -1;
 
   static fromFile(path: string): HuggingFaceTokenizer {
@@ -102,8 +104,14 @@ export class HuggingFaceTokenizer implements Encoding {
     let n = 0;
     this.forEachSegment(text, (segment, addedId) => {
       if (addedId !== undefined) n++;
-      else for (const piece of this.preTokenize([this.normalize(segment)])) n += this.encodePiece(piece).length;
+      else n += this.chunks.count(segment);
     });
+    return n;
+  }
+
+  private countPieces(text: string): number {
+    let n = 0;
+    for (const piece of this.preTokenize([this.normalize(text)])) n += this.countPiece(piece);
     return n;
   }
 
@@ -122,6 +130,12 @@ export class HuggingFaceTokenizer implements Encoding {
     if (last < text.length) visit(text.slice(last));
   }
 
+  /** Pieces too long to merge are estimated (see bpe.ts). */
+  private countPiece(piece: string): number {
+    const long = piece.length * 3 > MAX_EXACT_PIECE_BYTES ? Buffer.byteLength(piece, 'utf8') : 0;
+    return long > MAX_EXACT_PIECE_BYTES ? estimatePieceTokens(long) : this.encodePiece(piece).length;
+  }
+
   private encodePiece(piece: string): number[] {
     if (piece === '') return [];
     const cached = this.cache.get(piece);
@@ -134,8 +148,9 @@ export class HuggingFaceTokenizer implements Encoding {
       const whole = this.vocab.get(mapped);
       if (whole !== undefined) ids = [whole];
     }
-    ids ??= bpeMerge(Array.from(bytes, (b) => this.byteId[b]!), this.pairRank);
-    this.cache.set(piece, ids);
+    ids ??= bpeMergeBounded(Array.from(bytes, (b) => this.byteId[b]!), this.pairRank);
+    // Long pieces stay out: their keys would pin megabytes.
+    if (bytes.length <= MAX_EXACT_PIECE_BYTES) this.cache.set(piece, ids);
     return ids;
   }
 

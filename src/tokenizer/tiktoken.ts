@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
-import { bpeMerge, MERGE_SHIFT } from './bpe.js';
+import { bpeMergeBounded, estimatePieceTokens, MAX_EXACT_PIECE_BYTES, MERGE_SHIFT } from './bpe.js';
+import { ChunkCounter } from './chunk-count.js';
 import { PieceCache } from './piece-cache.js';
 import type { Encoding } from './types.js';
 
@@ -10,6 +11,8 @@ import type { Encoding } from './types.js';
 export type OpenAiEncodingName = 'cl100k_base' | 'o200k_base';
 
 const require = createRequire(import.meta.url);
+/** Pair lookups remembered; cleared when full (a few MB). */
+const PAIR_MEMO_MAX = 200_000;
 
 export class TiktokenEncoding implements Encoding {
   private readonly ranks = new Map<string, number>();
@@ -17,9 +20,20 @@ export class TiktokenEncoding implements Encoding {
   private readonly byteId = new Int32Array(256).fill(-1);
   private readonly pattern: RegExp;
   private readonly cache = new PieceCache();
+  private readonly chunks = new ChunkCounter((chunk) => this.countPieces(chunk));
+  // A rank file lists tokens, not merges: a pair's rank is its concatenation's. Building that string and hashing it
+  // costs far more than a numeric lookup, and the same pairs come back constantly, hence the memo.
+  private readonly pairMemo = new Map<number, number>();
   private readonly pairRank = (left: number, right: number): number => {
-    const rank = this.ranks.get(this.textById[left]! + this.textById[right]!);
-    return rank === undefined ? -1 : rank * MERGE_SHIFT + rank;
+    const key = left * MERGE_SHIFT + right;
+    let packed = this.pairMemo.get(key);
+    if (packed === undefined) {
+      const rank = this.ranks.get(this.textById[left]! + this.textById[right]!);
+      packed = rank === undefined ? -1 : rank * MERGE_SHIFT + rank;
+      if (this.pairMemo.size >= PAIR_MEMO_MAX) this.pairMemo.clear();
+      this.pairMemo.set(key, packed);
+    }
+    return packed;
   };
 
   constructor(
@@ -51,23 +65,38 @@ export class TiktokenEncoding implements Encoding {
   }
 
   count(text: string): number {
+    return this.chunks.count(text);
+  }
+
+  private countPieces(text: string): number {
     let n = 0;
-    for (const m of text.matchAll(this.pattern)) n += this.encodePiece(m[0]).length;
+    for (const m of text.matchAll(this.pattern)) {
+      const piece = m[0];
+      const long = piece.length * 3 > MAX_EXACT_PIECE_BYTES ? Buffer.byteLength(piece, 'utf8') : 0;
+      n += long > MAX_EXACT_PIECE_BYTES ? estimatePieceTokens(long) : this.encodePiece(piece).length;
+    }
     return n;
   }
 
   private encodePiece(piece: string): number[] {
     const cached = this.cache.get(piece);
     if (cached) return cached;
-    const bytes = Buffer.from(piece, 'utf8').toString('latin1');
+    // ASCII (nearly every piece) is its own UTF-8, read as latin1: no round trip through a Buffer.
+    const bytes = isAscii(piece) ? piece : Buffer.from(piece, 'utf8').toString('latin1');
     const whole = this.ranks.get(bytes);
     const ids =
       whole !== undefined
         ? [whole]
-        : bpeMerge(Array.from(bytes, (c) => this.byteId[c.charCodeAt(0)]!), this.pairRank);
-    this.cache.set(piece, ids);
+        : bpeMergeBounded(Array.from(bytes, (c) => this.byteId[c.charCodeAt(0)]!), this.pairRank);
+    // Long pieces stay out: their keys would pin megabytes.
+    if (bytes.length <= MAX_EXACT_PIECE_BYTES) this.cache.set(piece, ids);
     return ids;
   }
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 const loaded = new Map<OpenAiEncodingName, TiktokenEncoding>();

@@ -1,6 +1,6 @@
 import type { RouteRateLimit } from '../../resources/types.js';
 import { tokensTotal } from '../../observability/metrics.js';
-import type { ReserveRequest } from '../../core/filters.js';
+import type { PrecheckRequest, ReserveRequest } from '../../core/filters.js';
 import type { Outcome } from './algorithms.js';
 import { DIMENSIONS, limitOf, UNIT_MS, type Dimension, type Limits, type RateLimitConfig } from './config.js';
 import { rateLimitHeaders, type DimensionReport } from './headers.js';
@@ -110,28 +110,7 @@ export class RateLimiter {
 
     if (refused.length > 0) {
       giveBack();
-      let worst = { retry: 0, text: '' };
-      const reports: DimensionReport[] = [];
-      for (const r of refused) {
-        r.part.dims.forEach((d, i) => {
-          const o = r.outcomes[i]!;
-          reports.push({ dim: d.field as Dimension, limit: d.limit, remaining: o.remaining, resetMs: o.resetMs });
-          if (o.ok) return;
-          rateLimitRejectionsTotal.inc({ key_type: r.part.subject.keyType, dimension: d.field });
-          if (o.retryAfterMs >= worst.retry) {
-            const what = `${DIM_WORDS[d.field as Dimension]} rate limit exceeded`;
-            worst = { retry: o.retryAfterMs, text: `${what} (${describe(r.part.subject)}: ${d.limit} per ${r.part.subject.limits.unit})` };
-          }
-        });
-      }
-      const seconds = Math.max(1, Math.ceil(worst.retry / 1000));
-      return {
-        ok: false,
-        status: 429,
-        headers: rateLimitHeaders(tightest(reports), worst.retry),
-        code: 'rate_limit_exceeded',
-        message: `${worst.text}; retry after ${seconds}s.`,
-      };
+      return refusal(refused);
     }
 
     const reports = granted.flatMap((g) =>
@@ -147,12 +126,37 @@ export class RateLimiter {
     return { ok: true, reservation, headers: rateLimitHeaders(tightest(reports)) };
   }
 
+  /**
+   * The request-count limits alone, read-only: a caller already out of requests is refused before its prompt is
+   * tokenized (up to 8 MB of text). A store that cannot answer at once lets the request on to `reserve`, which
+   * applies the failure mode.
+   */
+  async precheck(req: PrecheckRequest): Promise<ReserveResult | undefined> {
+    const parts: Part[] = [];
+    for (const subject of this.subjects(req)) {
+      const limit = limitOf(subject.limits, 'requests');
+      if (limit === undefined) continue;
+      const dims = [{ field: 'requests', limit, windowMs: UNIT_MS[subject.limits.unit] }];
+      parts.push({ subject, key: this.key(subject), dims, costs: [1] });
+    }
+    const settled = await Promise.all(
+      parts.map((p) =>
+        p.subject.store.peek(p.key, p.dims, p.costs).then(
+          (r) => ({ part: p, ...r }),
+          () => ({ part: p, ok: true, outcomes: [] as Outcome[] }),
+        ),
+      ),
+    );
+    const refused = settled.filter((s) => !s.ok);
+    return refused.length > 0 ? refusal(refused) : undefined;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.local.close(), ...[...this.redis.values()].map((s) => s.close())]);
     this.redis.clear();
   }
 
-  private subjects(req: ReserveRequest): Subject[] {
+  private subjects(req: PrecheckRequest): Subject[] {
     const out: Subject[] = [];
     const { principal, model, routeKey, routeLimit } = req;
     if (routeLimit && routeKey) {
@@ -227,6 +231,32 @@ export class Reservation {
 
 function fireAndForget(part: Pick<Part, 'subject' | 'key' | 'dims'>, deltas: number[], operation: string): void {
   part.subject.store.adjust(part.key, part.dims, deltas).catch(() => rateLimitRedisErrorsTotal.inc({ operation }));
+}
+
+/** The 429 for parts that did not fit, naming the limit that frees up last. */
+function refusal(refused: { part: Part; outcomes: Outcome[] }[]): ReserveResult {
+  let worst = { retry: 0, text: '' };
+  const reports: DimensionReport[] = [];
+  for (const r of refused) {
+    r.part.dims.forEach((d, i) => {
+      const o = r.outcomes[i]!;
+      reports.push({ dim: d.field as Dimension, limit: d.limit, remaining: o.remaining, resetMs: o.resetMs });
+      if (o.ok) return;
+      rateLimitRejectionsTotal.inc({ key_type: r.part.subject.keyType, dimension: d.field });
+      if (o.retryAfterMs >= worst.retry) {
+        const what = `${DIM_WORDS[d.field as Dimension]} rate limit exceeded`;
+        worst = { retry: o.retryAfterMs, text: `${what} (${describe(r.part.subject)}: ${d.limit} per ${r.part.subject.limits.unit})` };
+      }
+    });
+  }
+  const seconds = Math.max(1, Math.ceil(worst.retry / 1000));
+  return {
+    ok: false,
+    status: 429,
+    headers: rateLimitHeaders(tightest(reports), worst.retry),
+    code: 'rate_limit_exceeded',
+    message: `${worst.text}; retry after ${seconds}s.`,
+  };
 }
 
 /** Per dimension, the report with the least room left: that is what the caller runs into first. */

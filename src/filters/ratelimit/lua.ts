@@ -6,6 +6,7 @@
 // KEYS[1] = subject hash; ARGV = algorithm ('token-bucket' | 'sliding-window'), dimension count, then per dimension:
 // field name, limit, window ms, cost (ACQUIRE) or delta (ADJUST).
 // ACQUIRE returns {ok, then per dimension: remaining, resetMs, retryAfterMs}; all-or-nothing across dimensions.
+// PEEK answers the same and writes nothing.
 
 const COMMON = `
 local algo = ARGV[1]
@@ -50,7 +51,7 @@ local function ttl(s, limit, window)
 end
 `;
 
-export const ACQUIRE_SCRIPT = `${COMMON}
+const CHECK = `
 local states, out, expire, ok = {}, {}, 0, 1
 for i = 1, n do
   local base = 2 + (i - 1) * 4
@@ -99,6 +100,9 @@ for i = 1, n do
   out[#out + 1] = reset
   out[#out + 1] = retry
 end
+`;
+
+export const ACQUIRE_SCRIPT = `${COMMON}${CHECK}
 for i = 1, n do
   local f, s, cost, limit, window = states[i][1], states[i][2], states[i][3], states[i][4], states[i][5]
   if ok == 1 then
@@ -108,6 +112,11 @@ for i = 1, n do
   expire = math.max(expire, ttl(s, limit, window))
 end
 redis.call('PEXPIRE', key, expire)
+table.insert(out, 1, ok)
+return out
+`;
+
+export const PEEK_SCRIPT = `${COMMON}${CHECK}
 table.insert(out, 1, ok)
 return out
 `;

@@ -3,7 +3,7 @@ import { logger } from '../../observability/logger.js';
 import { ThrottledLog } from '../auth/throttled-log.js';
 import type { Outcome } from './algorithms.js';
 import type { Algorithm, RedisSettings } from './config.js';
-import { ACQUIRE_SCRIPT, ADJUST_SCRIPT } from './lua.js';
+import { ACQUIRE_SCRIPT, ADJUST_SCRIPT, PEEK_SCRIPT } from './lua.js';
 import type { DimSpec, LimitStore } from './store.js';
 
 // Limit state in Redis (or Redis Cluster), shared by every router replica. Each call is one atomic Lua script on one
@@ -15,6 +15,7 @@ import type { DimSpec, LimitStore } from './store.js';
 
 interface ScriptClient {
   rlAcquire(key: string, ...args: Array<string | number>): Promise<number[]>;
+  rlPeek(key: string, ...args: Array<string | number>): Promise<number[]>;
   rlAdjust(key: string, ...args: Array<string | number>): Promise<number>;
 }
 
@@ -56,6 +57,7 @@ export class RedisStore implements LimitStore {
     }
     this.client.defineCommand('rlAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     this.client.defineCommand('rlAdjust', { numberOfKeys: 1, lua: ADJUST_SCRIPT });
+    this.client.defineCommand('rlPeek', { numberOfKeys: 1, lua: PEEK_SCRIPT });
     this.client.on('error', (err: Error) => this.markFailing(err));
     this.client.on('close', () => (this.circuitOpen = true));
     this.client.on('ready', () => {
@@ -71,7 +73,16 @@ export class RedisStore implements LimitStore {
   }
 
   async acquire(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }> {
-    const reply = await this.run((c) => c.rlAcquire(key, ...this.args(dims, costs)));
+    return this.outcomes(dims, await this.run((c) => c.rlAcquire(key, ...this.args(dims, costs))));
+  }
+
+  /** Only an optimisation ahead of `acquire`: refused at once, without waiting for a connection, when not connected. */
+  async peek(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }> {
+    if (this.client.status !== 'ready') throw new Error(`Redis ${this.label} not connected`);
+    return this.outcomes(dims, await (this.client as unknown as ScriptClient).rlPeek(key, ...this.args(dims, costs)));
+  }
+
+  private outcomes(dims: DimSpec[], reply: number[]): { ok: boolean; outcomes: Outcome[] } {
     const outcomes = dims.map((_, i) => ({
       ok: true,
       remaining: Number(reply[1 + 3 * i]),

@@ -14,6 +14,8 @@ export interface DimSpec {
 export interface LimitStore {
   readonly kind: 'local' | 'redis';
   acquire(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }>;
+  /** What `acquire` would answer, taking nothing. */
+  peek(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }>;
   /** Per dimension: give back (> 0) or charge more (< 0). */
   adjust(key: string, dims: DimSpec[], deltas: number[]): Promise<void>;
   close(): Promise<void>;
@@ -35,14 +37,23 @@ export class LocalStore implements LimitStore {
   }
 
   async acquire(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }> {
-    const now = this.now();
-    const entry = this.entry(key, dims);
-    // Work on copies: nothing is taken unless every dimension fits.
-    const trial = dims.map((d) => [...this.state(entry.states, d, now)] as State);
-    const outcomes = dims.map((d, i) => acquire(this.algo, trial[i]!, d.limit, d.windowMs, costs[i]!, now));
-    const ok = outcomes.every((o) => o.ok);
+    const { entry, trial, ok, outcomes } = this.trial(key, dims, costs);
     if (ok) dims.forEach((d, i) => entry.states.set(d.field, trial[i]!));
     return { ok, outcomes };
+  }
+
+  async peek(key: string, dims: DimSpec[], costs: number[]): Promise<{ ok: boolean; outcomes: Outcome[] }> {
+    const { ok, outcomes } = this.trial(key, dims, costs);
+    return { ok, outcomes };
+  }
+
+  /** Works on copies: nothing is taken unless the caller stores them. */
+  private trial(key: string, dims: DimSpec[], costs: number[]) {
+    const now = this.now();
+    const entry = this.entry(key, dims);
+    const trial = dims.map((d) => [...this.state(entry.states, d, now)] as State);
+    const outcomes = dims.map((d, i) => acquire(this.algo, trial[i]!, d.limit, d.windowMs, costs[i]!, now));
+    return { entry, trial, ok: outcomes.every((o) => o.ok), outcomes };
   }
 
   async adjust(key: string, dims: DimSpec[], deltas: number[]): Promise<void> {

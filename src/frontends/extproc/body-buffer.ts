@@ -1,10 +1,17 @@
-/** Accumulates a request body up to a byte limit. */
+import type { BudgetAccount } from '../body-budget.js';
+
+export type AppendResult = 'ok' | 'too_large' | 'over_budget';
+
+/** Accumulates a request body up to a byte limit, charging the bytes to the front doors' shared budget. */
 export class BodyBuffer {
   private readonly chunks: Buffer[] = [];
   private bytes = 0;
   private joined: Buffer | undefined;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    private readonly account?: BudgetAccount,
+  ) {}
 
   get size(): number {
     return this.bytes;
@@ -14,20 +21,22 @@ export class BodyBuffer {
     return this.chunks.length;
   }
 
-  /** Adds a chunk; false (and nothing added) when the body would exceed the limit. */
-  append(chunk: Buffer): boolean {
-    if (this.bytes + chunk.length > this.limit) return false;
+  /** Adds a chunk; nothing is added unless the result is 'ok'. */
+  append(chunk: Buffer): AppendResult {
+    if (this.bytes + chunk.length > this.limit) return 'too_large';
+    if (this.account && !this.account.take(chunk.length)) return 'over_budget';
     this.chunks.push(chunk);
     this.bytes += chunk.length;
     this.joined = undefined;
-    return true;
+    return 'ok';
   }
 
-  /** Drops the bytes (a routed stream may live for minutes while the response streams). */
+  /** Drops the bytes and returns them to the budget (a routed stream may live for minutes while the response streams). */
   clear(): void {
     this.chunks.length = 0;
     this.bytes = 0;
     this.joined = undefined;
+    this.account?.release();
   }
 
   toBuffer(): Buffer {

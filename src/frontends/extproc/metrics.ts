@@ -19,7 +19,7 @@ export const extProcImmediateResponses = new Counter({
 export const extProcStreamFailures = new Counter({
   name: 'kthena_router_extproc_stream_failures_total',
   help:
-    'ext_proc streams that ended abnormally, by reason: protocol, timeout, pipeline_error, internal, cancelled (reset before the decision or mid-response).',
+    'ext_proc streams that ended abnormally, by reason: protocol, timeout, pipeline_error, internal, cancelled (reset before the decision or mid-response), idle_timeout, body_budget.',
   labelNames: ['reason'] as const,
   registers: [registry],
 });

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Pipeline } from '../../core/types.js';
+import { defaultBodyBudget, type BodyBudget } from '../body-budget.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
 import { bindAddress, serverTls, type TlsOption } from './credentials.js';
 import { HealthState } from './health.js';
@@ -24,6 +25,12 @@ export interface ExtProcServerOptions {
   testMode?: boolean;
   /** Streams one gateway connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 500. */
   maxConcurrentStreams?: number;
+  /** No message for this long while the request is received → DEADLINE_EXCEEDED. Default 30 s; 0 disables. */
+  requestIdleTimeoutMs?: number;
+  /** The same after the decision, while the response is relayed. Default 10 min; 0 disables. */
+  responseIdleTimeoutMs?: number;
+  /** Ceiling on buffered request bodies, shared with the proxy. Default 32 × maxBodyBytes, for this server alone. */
+  bodyBudget?: BodyBudget;
 }
 
 export interface StartedServer {
@@ -62,6 +69,9 @@ export class ExtProcServer {
       decisionTimeoutMs: options.decisionTimeoutMs ?? 10_000,
       messageTimeoutMs: options.messageTimeoutMs ?? 200,
       testMode: options.testMode === true,
+      requestIdleTimeoutMs: options.requestIdleTimeoutMs ?? 30_000,
+      responseIdleTimeoutMs: options.responseIdleTimeoutMs ?? 600_000,
+      bodyBudget: options.bodyBudget ?? defaultBodyBudget(options.maxBodyBytes),
       logger: options.logger ?? rootLogger,
     };
     const server = new grpc.Server({

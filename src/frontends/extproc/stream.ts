@@ -10,6 +10,8 @@ import type {
   RouteDecision,
 } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
+import type { BodyBudget } from '../body-budget.js';
+import { IdleTimer } from '../idle-timer.js';
 import { BodyBuffer } from './body-buffer.js';
 import { CONFORMANCE_SERVED_HEADER, servedEndpointReport } from './conformance.js';
 import { withDeadline } from './deadline.js';
@@ -56,6 +58,12 @@ export interface StreamOptions {
   messageTimeoutMs: number;
   /** Gateway API conformance hooks: report the served endpoint in `x-conformance-test-served-endpoint`. */
   testMode?: boolean;
+  /** Longest gap between messages while the request is received; the stream then ends with DEADLINE_EXCEEDED. */
+  requestIdleTimeoutMs: number;
+  /** The same once the request is routed, while Envoy relays the response (generations can be slow). */
+  responseIdleTimeoutMs: number;
+  /** Shared ceiling on buffered request bodies; a body that would cross it is answered 503. */
+  bodyBudget: BodyBudget;
   logger: Logger;
 }
 
@@ -114,16 +122,25 @@ export class ProcessStream {
 
   private halfClosed = false;
   private closed = false;
+  private readonly idle = new IdleTimer((ms) => this.expire(ms));
+  /** Aborts the decision's work (token counting) when its deadline passes or the stream ends first. */
+  private deciding: AbortController | undefined;
 
   constructor(
     private readonly sink: ReplySink,
     private readonly opts: StreamOptions,
   ) {
-    this.body = new BodyBuffer(opts.maxBodyBytes);
+    this.body = new BodyBuffer(opts.maxBodyBytes, opts.bodyBudget.account());
+    this.rearmIdle();
   }
 
   onMessage(msg: ProcessingRequest): void {
     if (this.closed) return;
+    this.dispatch(msg);
+    this.rearmIdle();
+  }
+
+  private dispatch(msg: ProcessingRequest): void {
     if (!this.configured) {
       this.configured = true;
       if (!this.configure(msg.protocol_config)) return;
@@ -163,6 +180,7 @@ export class ProcessStream {
   onCancel(): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     const cut = this.phase !== 'decided' || (this.responseStarted && !this.responseComplete);
     if (cut) extProcStreamFailures.inc({ reason: 'cancelled' });
     this.finishExchange('cancelled');
@@ -226,7 +244,9 @@ export class ProcessStream {
       return this.fail(GrpcStatus.INVALID_ARGUMENT, 'request_body before request_headers', 'protocol');
     }
     if (this.phase !== 'body') return; // after end of stream: ignored
-    if (!this.body.append(b.body ?? EMPTY)) return this.rejectOversized();
+    const appended = this.body.append(b.body ?? EMPTY);
+    if (appended === 'too_large') return this.rejectOversized();
+    if (appended === 'over_budget') return this.rejectOverBudget();
     const whole = this.requestMode === BodySendMode.BUFFERED || this.requestMode === BodySendMode.BUFFERED_PARTIAL;
     const complete = whole || b.end_of_stream === true;
     if (this.requestMode === BodySendMode.STREAMED) {
@@ -259,12 +279,14 @@ export class ProcessStream {
   }
 
   private async decide(): Promise<void> {
+    this.deciding = new AbortController();
     const request: InboundRequest = {
       method: this.method,
       path: this.path,
       headers: this.headers,
       body: this.body.toBuffer(),
       frontend: 'extproc',
+      signal: this.deciding.signal,
       ...(this.subset !== undefined && { subset: this.subset }),
     };
     const timed = this.requestMode !== BodySendMode.FULL_DUPLEX_STREAMED;
@@ -275,6 +297,7 @@ export class ProcessStream {
       if (result.ok) {
         decision = result.value;
       } else {
+        this.deciding.abort();
         extProcStreamFailures.inc({ reason: 'timeout' });
         this.opts.logger.warn({ requestId: this.requestId(), budgetMs }, 'routing decision timed out');
         decision = frontDoorReject(504, `routing decision timed out after ${budgetMs} ms`, 'timeout_error', 'decision_timeout');
@@ -284,6 +307,7 @@ export class ProcessStream {
       this.opts.logger.error({ requestId: this.requestId(), err: errorMessage(err) }, 'routing pipeline failed');
       decision = frontDoorReject(500, 'internal error while routing the request', 'server_error', 'internal_error');
     }
+    this.deciding = undefined;
     if (this.closed) {
       if (decision.kind === 'route') releaseLate(decision);
       return;
@@ -296,6 +320,7 @@ export class ProcessStream {
     this.hook((x) => x.dispatched?.());
     this.body.clear();
     this.phase = 'decided';
+    this.rearmIdle();
     if (this.requestTrailersOwed) this.flushRequestTrailers();
     this.maybeClose();
   }
@@ -384,6 +409,21 @@ export class ProcessStream {
       'request_too_large',
     );
     this.reject(413, JSON_CONTENT_TYPE, body, 'kthena_router_body_too_large');
+  }
+
+  /**
+   * The shared body budget is spent: 503 (not 413: this request is fine, the router is full) as a local reply, so
+   * the client gets a retryable OpenAI error. RESOURCE_EXHAUSTED would surface as Envoy's bare 500, or with
+   * fail-open as a request forwarded with no pick.
+   */
+  private rejectOverBudget(): void {
+    extProcStreamFailures.inc({ reason: 'body_budget' });
+    const body = openAiErrorBody(
+      'the router is holding too many request bodies; retry shortly',
+      'server_error',
+      'body_budget_exhausted',
+    );
+    this.reject(503, { ...JSON_CONTENT_TYPE, 'retry-after': '1' }, body, 'kthena_router_body_budget');
   }
 
   /** A local reply; Envoy stops consulting us after it, so the stream ends too. */
@@ -486,17 +526,41 @@ export class ProcessStream {
   private endStream(outcome: Outcome): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     this.finishExchange(outcome);
     this.sink.close();
   }
 
-  private fail(code: GrpcStatus, details: string, reason: string): void {
+  private fail(code: GrpcStatus, details: string, reason: string, outcome: Outcome = 'error'): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseHeld();
     extProcStreamFailures.inc({ reason });
     if (reason === 'protocol') this.opts.logger.warn({ requestId: this.requestId(), details }, 'ext_proc protocol error');
-    this.finishExchange('error');
+    this.finishExchange(outcome);
     this.sink.fail(code, details);
+  }
+
+  // ---- idle timeout and held bytes ----
+
+  /** Idle period for the current phase; none while deciding (the decision deadline covers our own work). */
+  private rearmIdle(): void {
+    if (this.closed) return;
+    if (this.phase === 'deciding') return this.idle.stop();
+    this.idle.arm(this.phase === 'decided' ? this.opts.responseIdleTimeoutMs : this.opts.requestIdleTimeoutMs);
+  }
+
+  /** Envoy went quiet: end the stream, and release the exchange as a cancelled one. */
+  private expire(periodMs: number): void {
+    if (this.closed) return;
+    this.opts.logger.warn({ requestId: this.requestId(), phase: this.phase, periodMs }, 'ext_proc stream idle: ended');
+    this.fail(GrpcStatus.DEADLINE_EXCEEDED, `no message on the stream for ${periodMs} ms`, 'idle_timeout', 'cancelled');
+  }
+
+  private releaseHeld(): void {
+    this.idle.stop();
+    this.body.clear();
+    this.deciding?.abort();
   }
 
   private finishExchange(outcome: Outcome): void {

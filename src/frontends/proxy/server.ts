@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
+import { defaultBodyBudget, type BodyBudget } from '../body-budget.js';
 import { rejectMalformed, sendError } from './errors.js';
 import { Dispatchers } from './dispatchers.js';
 import { ConnectionDrain } from './drain.js';
@@ -43,6 +44,10 @@ export interface ProxyServerOptions {
   requestReceiveTimeoutMs?: number;
   /** Peers whose `x-forwarded-host` / `x-forwarded-proto` are passed on; from anyone else they are replaced. */
   trustedProxies?: TrustedProxies;
+  /** Ceiling on buffered request bodies, shared with ext_proc. Default 32 × maxBodyBytes, for this server alone. */
+  bodyBudget?: BodyBudget;
+  /** A request body that sends no bytes for this long is answered 408 and its connection closed. Default 30 s. */
+  requestIdleTimeoutMs?: number;
 }
 
 export interface ProxyServer {
@@ -60,6 +65,8 @@ interface Context {
   pipeline: Pipeline;
   trustedProxies?: TrustedProxies;
   maxBodyBytes: number;
+  bodyBudget: BodyBudget;
+  requestIdleTimeoutMs: number;
   dispatchers: Dispatchers;
   log: Logger;
 }
@@ -78,6 +85,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const ctx: Context = {
     pipeline: options.pipeline,
     maxBodyBytes: options.maxBodyBytes,
+    bodyBudget: options.bodyBudget ?? defaultBodyBudget(options.maxBodyBytes),
+    requestIdleTimeoutMs: options.requestIdleTimeoutMs ?? 30_000,
     dispatchers,
     log,
     trustedProxies: options.trustedProxies,
@@ -145,18 +154,34 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
     return;
   }
-  const read = await readBody(req, ctx.maxBodyBytes);
+  const read = await readBody(req, { maxBytes: ctx.maxBodyBytes, budget: ctx.bodyBudget, idleTimeoutMs: ctx.requestIdleTimeoutMs });
   if (read.kind === 'aborted') return;
   if (read.kind === 'too_large') {
     localError(res, 413, 'request_too_large', `request body exceeds ${ctx.maxBodyBytes} bytes`, true);
     return;
   }
+  if (read.kind === 'over_budget') {
+    // 503, not 413: this body is acceptable, the router is full.
+    localError(res, 503, 'body_budget_exhausted', 'the router is holding too many request bodies; retry shortly', true);
+    return;
+  }
+  if (read.kind === 'stalled') {
+    localError(res, 408, 'request_timeout', `no request body bytes for ${read.idleMs} ms`, true);
+    return;
+  }
+  // The body stays in memory through forwarding and retries: it counts against the budget until the response ends.
+  if (clientGone) read.release();
+  else res.once('close', read.release);
+  // Work for a client that left is dropped (token counting).
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
   const inbound: InboundRequest = {
     method: req.method ?? 'GET',
     path,
     headers: inboundHeaders(req),
     body: read.body,
     frontend: 'proxy',
+    signal: gone.signal,
   };
   let decision: Decision;
   try {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError, parseConfig } from '../../../src/config/config.js';
 import { parseCli, CliError } from '../../../src/cli.js';
+import { defaultWorkerCount } from '../../../src/tokenizer/index.js';
 
 describe('config and CLI', () => {
   it('defaults', () => {
@@ -10,6 +11,9 @@ describe('config and CLI', () => {
       maxJsonDepth: 128,
       decisionTimeoutMs: 5000,
       messageTimeoutMs: 200,
+      maxBufferedBodyBytes: 256 * 1024 * 1024,
+      requestIdleTimeoutMs: 30_000,
+      responseIdleTimeoutMs: 600_000,
       testMode: false,
       allowedPaths: [],
       attemptTimeouts: { headersMs: 0, firstTokenMs: 60_000 },
@@ -17,6 +21,8 @@ describe('config and CLI', () => {
       requestReceiveTimeoutMs: 300_000,
       trustedProxies: [],
     });
+    expect(c.tokenizer).to.deep.equal({ workers: defaultWorkerCount(), maxQueued: 64, timeoutMs: 2000 });
+    expect(parseConfig({ tokenizer: { workers: 3 } }).tokenizer.workers).to.equal(3);
     expect(c.metrics.scrapeIntervalMs).to.equal(500);
     expect(c.metrics.maxScrapesPerSecond).to.equal(500);
     expect(c.scheduler.scores.map((s) => s.name)).to.deep.equal(['prefix-load', 'lora-affinity']);
@@ -42,6 +48,12 @@ describe('config and CLI', () => {
   it('rejects wrong types with the field name', () => {
     expect(() => parseConfig({ router: { maxBodyBytes: 'big' } })).to.throw(ConfigError, /router.maxBodyBytes/);
     expect(() => parseConfig({ metrics: [] })).to.throw(/metrics must be a mapping/);
+    // A budget below one maximum-size body could never admit such a body.
+    expect(() => parseConfig({ router: { maxBodyBytes: 4096, maxBufferedBodyBytes: 4095 } })).to.throw(
+      ConfigError,
+      /router.maxBufferedBodyBytes must be a number >= 4096/,
+    );
+    expect(parseConfig({ router: { requestIdleTimeoutMs: 0 } }).router.requestIdleTimeoutMs).to.equal(0);
     expect(() => parseConfig({ metrics: { maxScrapesPerSecond: 0 } })).to.throw(ConfigError, /metrics.maxScrapesPerSecond/);
   });
 

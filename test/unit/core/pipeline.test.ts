@@ -247,6 +247,44 @@ describe('routing pipeline', () => {
   });
 });
 
+describe('routing pipeline: cheap checks before token counting', () => {
+  const big = 'x '.repeat(10_000);
+  const limiter = (refuse: boolean, calls: string[]) => ({
+    precheck: async (): Promise<ReserveOutcome | undefined> => {
+      calls.push('precheck');
+      return refuse ? { ok: false, status: 429, code: 'rate_limit_exceeded', message: 'out of requests', headers: {} } : undefined;
+    },
+    reserve: async (): Promise<ReserveOutcome> => {
+      calls.push('reserve');
+      return { ok: true, reservation: { commit() {}, release() {} }, headers: {} };
+    },
+  });
+
+  it('refuses a client out of requests before counting its big prompt', async () => {
+    const calls: string[] = [];
+    const p = pipeline({ rateLimit: limiter(true, calls), countTokens: () => (calls.push('count'), 1) });
+    const d = await p.handle(chat('llama', { messages: [{ role: 'user', content: big }] }));
+    expect(errorOf(d)).to.deep.include({ status: 429, code: 'rate_limit_exceeded' });
+    expect(calls).to.deep.equal(['precheck']);
+  });
+
+  it('counts with the request signal once the cheap checks pass; small prompts skip the precheck', async () => {
+    const calls: string[] = [];
+    const signals: (AbortSignal | undefined)[] = [];
+    const p = pipeline({
+      rateLimit: limiter(false, calls),
+      countTokens: (_m, _t, signal) => (calls.push('count'), signals.push(signal), 1),
+    });
+    const abort = new AbortController();
+    route(await p.handle({ ...chat('llama', { messages: [{ role: 'user', content: big }] }), signal: abort.signal }));
+    expect(calls).to.deep.equal(['precheck', 'count', 'reserve']);
+    expect(signals[0]).to.equal(abort.signal);
+    calls.length = 0;
+    route(await p.handle(chat('llama')));
+    expect(calls).to.deep.equal(['count', 'reserve']);
+  });
+});
+
 describe('routing pipeline flow control', () => {
   const config = { enabled: true, queueing: true, maxQueueSize: 10, maxQueueTimeMs: 2000, trustPriorityHeader: false, saturation: { queueDepth: 5, kvCacheUsage: 0.9 } };
 

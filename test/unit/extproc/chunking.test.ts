@@ -32,9 +32,9 @@ describe('extproc body chunking', () => {
 
   it('buffers a body up to its limit and refuses what would exceed it', () => {
     const buffer = new BodyBuffer(10);
-    expect(buffer.append(Buffer.from('12345'))).to.equal(true);
-    expect(buffer.append(Buffer.from('678901'))).to.equal(false);
-    expect(buffer.append(Buffer.from('67890'))).to.equal(true);
+    expect(buffer.append(Buffer.from('12345'))).to.equal('ok');
+    expect(buffer.append(Buffer.from('678901'))).to.equal('too_large');
+    expect(buffer.append(Buffer.from('67890'))).to.equal('ok');
     expect(buffer.toBuffer().toString()).to.equal('1234567890');
     expect(buffer.size).to.equal(10);
   });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import o200k from 'js-tiktoken/ranks/o200k_base';
+import { MAX_EXACT_PIECE_BYTES } from '../../../src/tokenizer/bpe.js';
 import { openAiEncoding, openAiEncodingForModel } from '../../../src/tokenizer/tiktoken.js';
 
 // js-tiktoken's own encoder is the oracle: our merge loop must produce identical ids.
@@ -35,13 +36,32 @@ describe('tokenizer/tiktoken', function () {
     });
   }
 
-  it('handles a 32 KB run of one letter in bounded time (js-tiktoken takes tens of seconds)', () => {
+  it('estimates a piece longer than the exact bound instead of merging it, and encodes it window by window', () => {
     const enc = openAiEncoding('cl100k_base');
-    const t0 = performance.now();
-    const n = enc.count('x'.repeat(32_000));
-    expect(performance.now() - t0).to.be.below(4000);
-    // The oracle on a run small enough for it, scaled: long runs of x merge into fixed-size tokens.
-    expect(n).to.equal(new Tiktoken(cl100k).encode('x'.repeat(320)).length * 100);
+    const oracle = new Tiktoken(cl100k);
+    // Up to the bound: exact.
+    const atBound = 'x'.repeat(MAX_EXACT_PIECE_BYTES);
+    expect(enc.count(atBound)).to.equal(oracle.encode(atBound).length);
+    // Beyond: one token per 3 bytes, and ids merged in windows of the bound.
+    const long = 'x'.repeat(32_000);
+    expect(enc.count(long)).to.equal(Math.ceil(32_000 / 3));
+    const windows = Math.ceil(32_000 / MAX_EXACT_PIECE_BYTES);
+    expect(enc.encode(long)).to.have.length(
+      (windows - 1) * oracle.encode(atBound).length + oracle.encode('x'.repeat(32_000 % MAX_EXACT_PIECE_BYTES)).length,
+    );
+    // Multi-byte characters count by their UTF-8 bytes.
+    expect(enc.count(' ' + '\u{1F600}'.repeat(1000))).to.equal(Math.ceil(4001 / 3));
+  });
+
+  it('counts 8 MB adversarial prompts in linear time', () => {
+    const enc = openAiEncoding('cl100k_base');
+    const size = 8 * 1024 * 1024;
+    for (const text of ['x'.repeat(size), '\u{1F600}'.repeat(size / 4), ' '.repeat(size - 1) + 'x', '7'.repeat(size)]) {
+      const t0 = performance.now();
+      expect(enc.count(text)).to.be.above(0);
+      // ~20 s before the bound; a few hundred ms after it, whatever the machine's load.
+      expect(performance.now() - t0).to.be.below(5_000);
+    }
   });
 
   it('maps models to encodings', () => {
