@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = await loadConfig(cli.config);
+  if (cli.debugEndpoints) config.debugEndpoints.enabled = true;
   const router = await startRouter({
     config,
     resources: cli.resources,

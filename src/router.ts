@@ -13,6 +13,8 @@ import { ExtProcServer, startHealthServer, type HealthServer } from './frontends
 import { listening } from './frontends/listen-error.js';
 import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
+import { AccessLog, type LineWriter } from './observability/access-log.js';
+import { exportFleetGauges } from './observability/fleet-gauges.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
 import { objectivePriorities } from './scheduler/fairness/objectives.js';
@@ -36,6 +38,8 @@ export interface RouterOptions {
   /** 0 disables the metrics/health HTTP server. */
   metricsPort: number;
   pool?: { namespace: string; name: string };
+  /** Where access-log lines go; stdout when unset. */
+  accessLogOutput?: LineWriter;
 }
 
 export interface Router {
@@ -65,6 +69,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       : new Authenticator(parseAuthConfig(config.auth), { getSecret: (ns, name) => datastore.secret(ns, name)?.data });
   // Always present: with no limits configured it admits everything and still counts tokens per model and tenant.
   const rateLimiter = new RateLimiter(parseRateLimitConfig(config.rateLimit));
+  const outlier = new OutlierDetector(config.outlierDetection);
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,
@@ -76,8 +81,10 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     rateLimit: rateLimiter,
     countTokens: countTokensAsync,
     providers: loadProviderSettings(config.providers),
-    outlier: new OutlierDetector(config.outlierDetection),
+    outlier,
+    accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog, opts.accessLogOutput) : undefined,
   });
+  const stopFleetGauges = exportFleetGauges(datastore);
 
   forgetRemovedEndpoints(datastore, scheduler);
   const sources: ResourceSource[] = [];
@@ -127,12 +134,18 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     }
     if (opts.metricsPort !== 0) {
       metricsServer = await listening('metrics', '--metrics-port', opts.host, opts.metricsPort, () =>
-        startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() }),
+        startMetricsServer({
+          host: opts.host,
+          port: opts.metricsPort,
+          isReady: () => ready(),
+          debug: config.debugEndpoints.enabled ? { config, datastore, ejections: outlier } : undefined,
+        }),
       );
       ports.metrics = (metricsServer.address() as { port: number }).port;
     }
   } catch (err) {
     await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
+    stopFleetGauges();
     metricsServer?.close();
     throw err;
   }
@@ -141,6 +154,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     for (const s of sources) await s.start(datastore.sinkFor(s.name));
   } catch (err) {
     await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
+    stopFleetGauges();
     metricsServer?.close();
     for (const s of sources) await s.stop();
     throw err;
@@ -163,6 +177,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await health?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();
+      stopFleetGauges();
       for (const s of sources) await s.stop();
       admission?.close();
       auth?.close();

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
+import type { AccessLogConfig } from '../observability/access-log.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -40,6 +41,10 @@ export interface RouterConfig {
   providers: ProvidersConfig;
   /** Passive outlier detection over pods and providers. */
   outlierDetection: OutlierConfig;
+  /** One line per request on stdout, on its own stream (not filtered by LOG_LEVEL). */
+  accessLog: AccessLogConfig;
+  /** Read-only /debug/config, /debug/endpoints and /debug/routes on the metrics port. */
+  debugEndpoints: { enabled: boolean };
 }
 
 export function defaultConfig(): RouterConfig {
@@ -78,6 +83,8 @@ export function parseConfig(input: unknown): RouterConfig {
   const pool = section(raw.inferencePool, 'inferencePool');
   const flow = section(raw.flowControl, 'flowControl');
   const saturation = section(flow.saturation, 'flowControl.saturation');
+  const accessLog = section(raw.accessLog, 'accessLog');
+  const debug = section(raw.debugEndpoints, 'debugEndpoints');
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
@@ -107,5 +114,23 @@ export function parseConfig(input: unknown): RouterConfig {
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
+    accessLog: {
+      enabled: accessLog.enabled !== false,
+      format: accessLogFormat(accessLog.format),
+      sampleRate: fraction(accessLog.sampleRate, 'accessLog.sampleRate'),
+    },
+    debugEndpoints: { enabled: debug.enabled === true },
   };
+}
+
+function accessLogFormat(v: unknown): AccessLogConfig['format'] {
+  if (v === undefined) return 'json';
+  if (v === 'json' || v === 'text') return v;
+  throw new ConfigError('accessLog.format must be "json" or "text"');
+}
+
+function fraction(v: unknown, name: string): number {
+  const n = num(v, 1, name, 0);
+  if (n > 1) throw new ConfigError(`${name} must be a number between 0 and 1`);
+  return n;
 }
