@@ -11,6 +11,8 @@ export interface CliOptions {
   healthPort: number;
   httpPort: number;
   metricsPort: number;
+  /** Serve /debug/* on the metrics port (also `debugEndpoints.enabled` in the config). */
+  debugEndpoints: boolean;
   poolName?: string;
   poolNamespace: string;
   /** ext_proc over TLS (--secure-serving); plaintext gRPC when absent. */
@@ -40,6 +42,8 @@ Options:
   --health-port N          extra gRPC health port for probes (default 9003; 0 disables)
   --http-port N            standalone proxy port (default 8080; 0 disables)
   --metrics-port N         /metrics, /healthz, /readyz (default 9090; 0 disables)
+  --enable-debug-endpoints serve read-only /debug/config, /debug/endpoints, /debug/routes on the metrics port
+                           (default off; also debugEndpoints.enabled in the config)
   --pool-name NAME         InferencePool mode: pick among (and watch, scrape) only this pool's endpoints
   --pool-namespace NS      namespace of the pool (default "default")
   --log-format text|json   log lines for a person or for a collector (default: text when stdout is a terminal,
@@ -81,6 +85,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
         'health-port': { type: 'string' },
         'http-port': { type: 'string' },
         'metrics-port': { type: 'string' },
+        'enable-debug-endpoints': { type: 'boolean' },
         'pool-name': { type: 'string' },
         'pool-namespace': { type: 'string' },
         'log-format': { type: 'string' },
@@ -115,6 +120,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     healthPort: port(values['health-port'], 9003, '--health-port'),
     httpPort: port(values['http-port'], 8080, '--http-port'),
     metricsPort: port(values['metrics-port'], 9090, '--metrics-port'),
+    debugEndpoints: values['enable-debug-endpoints'] === true,
     poolName: values['pool-name'],
     poolNamespace: values['pool-namespace'] ?? 'default',
     tls: tlsOption(values['secure-serving'] === true, values['cert-path'], values['enable-cert-reload'] === true),

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   if (cli.logFormat) setLogFormat(cli.logFormat);
   const config = await loadConfig(cli.config);
   const pool = cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined;
+  if (cli.debugEndpoints) config.debugEndpoints.enabled = true;
   const router = await startRouter({
     config,
     resources: cli.resources,

@@ -17,6 +17,8 @@ import { startProxyServer, type ProxyServer } from './frontends/proxy/index.js';
 import { TrustedProxies } from './frontends/proxy/trusted-proxies.js';
 import { BodyBudget } from './frontends/body-budget.js';
 import { MetricsFetcher } from './metrics-fetcher/fetcher.js';
+import { AccessLog, type LineWriter } from './observability/access-log.js';
+import { exportFleetGauges } from './observability/fleet-gauges.js';
 import { startMetricsServer } from './observability/http-server.js';
 import { logger } from './observability/logger.js';
 import { objectivePriorities } from './scheduler/fairness/objectives.js';
@@ -40,6 +42,8 @@ export interface RouterOptions {
   /** 0 disables the metrics/health HTTP server. */
   metricsPort: number;
   pool?: { namespace: string; name: string };
+  /** Where access-log lines go; stdout when unset. */
+  accessLogOutput?: LineWriter;
 }
 
 export interface Router {
@@ -77,6 +81,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     maxQueued: config.tokenizer.maxQueued,
     workerTimeoutMs: config.tokenizer.timeoutMs,
   });
+  const outlier = new OutlierDetector(config.outlierDetection);
   const pipeline = new RoutingPipeline({
     datastore,
     scheduler,
@@ -89,10 +94,12 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     rateLimit: rateLimiter,
     countTokens: countTokensAsync,
     providers: loadProviderSettings(config.providers),
-    outlier: new OutlierDetector(config.outlierDetection),
+    outlier,
     apiPaths: new ApiPaths(config.router.allowedPaths),
     attemptTimeouts: config.router.attemptTimeouts,
+    accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog, opts.accessLogOutput) : undefined,
   });
+  const stopFleetGauges = exportFleetGauges(datastore);
 
   forgetRemovedEndpoints(datastore, scheduler);
   const sources: ResourceSource[] = [];
@@ -159,12 +166,18 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     }
     if (opts.metricsPort !== 0) {
       metricsServer = await listening('metrics', '--metrics-port', opts.host, opts.metricsPort, () =>
-        startMetricsServer({ host: opts.host, port: opts.metricsPort, isReady: () => ready() }),
+        startMetricsServer({
+          host: opts.host,
+          port: opts.metricsPort,
+          isReady: () => ready(),
+          debug: config.debugEndpoints.enabled ? { config, datastore, ejections: outlier } : undefined,
+        }),
       );
       ports.metrics = (metricsServer.address() as { port: number }).port;
     }
   } catch (err) {
     await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
+    stopFleetGauges();
     metricsServer?.close();
     throw err;
   }
@@ -173,6 +186,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     for (const s of sources) await s.start(datastore.sinkFor(s.name));
   } catch (err) {
     await Promise.all([extproc.stop(0), proxy?.close(0), health?.stop(), fetcher.stop()]);
+    stopFleetGauges();
     metricsServer?.close();
     for (const s of sources) await s.stop();
     throw err;
@@ -196,6 +210,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
       await health?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await fetcher.stop();
+      stopFleetGauges();
       for (const s of sources) await s.stop();
       stopDanglingWarnings();
       admission?.close();

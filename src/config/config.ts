@@ -7,6 +7,7 @@ import { num, section } from './read.js';
 import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { defaultWorkerCount } from '../tokenizer/index.js';
+import type { AccessLogConfig } from '../observability/access-log.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -77,6 +78,10 @@ export interface RouterConfig {
     /** A count slower than this is dropped and the prompt estimated. */
     timeoutMs: number;
   };
+  /** One line per request on stdout, on its own stream (not filtered by LOG_LEVEL). */
+  accessLog: AccessLogConfig;
+  /** Read-only /debug/config, /debug/endpoints and /debug/routes on the metrics port. */
+  debugEndpoints: { enabled: boolean };
 }
 
 export function defaultConfig(): RouterConfig {
@@ -112,6 +117,8 @@ const TOP_LEVEL_KEYS = [
   'providers',
   'outlierDetection',
   'tokenizer',
+  'accessLog',
+  'debugEndpoints',
   'routerConfiguration',
 ];
 
@@ -147,6 +154,8 @@ export function parseConfig(input: unknown): RouterConfig {
   const flow = section(raw.flowControl, 'flowControl', ['enabled', 'maxQueueTimeMs', 'maxQueueSize', 'queueing', 'trustPriorityHeader', 'saturation']);
   const tokenizer = section(raw.tokenizer, 'tokenizer', ['workers', 'maxQueued', 'timeoutMs']);
   const saturation = section(flow.saturation, 'flowControl.saturation', ['queueDepth', 'kvCacheUsage']);
+  const accessLog = section(raw.accessLog, 'accessLog', ['enabled', 'format', 'sampleRate']);
+  const debug = section(raw.debugEndpoints, 'debugEndpoints', ['enabled']);
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   const headersTimeoutMs = num(router.headersTimeoutMs, 60_000, 'router.headersTimeoutMs', 1);
   const maxBodyBytes = num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024);
@@ -204,6 +213,12 @@ export function parseConfig(input: unknown): RouterConfig {
       maxQueued: Math.floor(num(tokenizer.maxQueued, 64, 'tokenizer.maxQueued', 0)),
       timeoutMs: num(tokenizer.timeoutMs, 2000, 'tokenizer.timeoutMs', 1),
     },
+    accessLog: {
+      enabled: accessLog.enabled !== false,
+      format: accessLogFormat(accessLog.format),
+      sampleRate: fraction(accessLog.sampleRate, 'accessLog.sampleRate'),
+    },
+    debugEndpoints: { enabled: debug.enabled === true },
   };
 }
 
@@ -215,4 +230,16 @@ function trustedProxies(v: unknown): string[] {
     if (problem) throw new ConfigError(`router.trustedProxies[${i}]: ${problem}`);
   });
   return v as string[];
+}
+
+function accessLogFormat(v: unknown): AccessLogConfig['format'] {
+  if (v === undefined) return 'json';
+  if (v === 'json' || v === 'text') return v;
+  throw new ConfigError('accessLog.format must be "json" or "text"');
+}
+
+function fraction(v: unknown, name: string): number {
+  const n = num(v, 1, name, 0);
+  if (n > 1) throw new ConfigError(`${name} must be a number between 0 and 1`);
+  return n;
 }

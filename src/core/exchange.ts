@@ -1,7 +1,8 @@
 import type { Datastore } from '../datastore/datastore.js';
 import type { Endpoint } from '../datastore/endpoint.js';
 import { UsageReader } from '../openai/usage.js';
-import { inflightGauge, requestsTotal } from '../observability/metrics.js';
+import { inflightGauge } from '../observability/metrics.js';
+import type { RequestObservation } from '../observability/request-observation.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import type { Reservation } from './filters.js';
@@ -29,7 +30,6 @@ export interface ExchangeInit {
   reservation?: Reservation;
   /** Client-facing model name and the name the engine answers with, when the body was rewritten. */
   modelRewrite?: { client: string; upstream: string };
-  labels: { model: string; route: string };
   /** The flow controller's slot, given back when the request ends. */
   admission?: { done(): void };
   /** Applied to the response before the model rewrite; usage is read from the upstream bytes, before it. */
@@ -40,6 +40,8 @@ export interface ExchangeInit {
    * distinct object, so that lifecycle plugins track the prefill and the decode phase apart).
    */
   prefill?: { request: SchedulingRequest; endpoint: Endpoint };
+  /** Per-request metrics and access log, told how the response went. */
+  observation?: RequestObservation;
 }
 
 /**
@@ -64,6 +66,7 @@ export class RequestExchange implements Exchange {
   /** The endpoint of the prefill request in flight, whose in-flight count this exchange holds. */
   private prefillInFlight: Endpoint | undefined;
   private prefillCompleted = false;
+  private localError?: { status: number; code: string };
 
   constructor(private readonly init: ExchangeInit) {
     this.requestId = init.requestId;
@@ -71,6 +74,9 @@ export class RequestExchange implements Exchange {
     this.endpoint = init.primary;
     this.address = init.primary?.address ?? '';
     if (init.primary) acquire(init.primary);
+    const group = init.schedulingRequest.group;
+    init.observation?.selected(init.primary?.podName);
+    init.observation?.upstreamStarted(group.startsWith('server:') ? group.slice('server:'.length) : 'none');
     if (init.modelRewrite) this.rewriter = new ModelNameRewriter(init.modelRewrite.upstream, init.modelRewrite.client);
   }
 
@@ -88,6 +94,7 @@ export class RequestExchange implements Exchange {
       acquire(ep);
       this.init.scheduler.served(this.init.schedulingRequest, ep);
     }
+    this.init.observation?.served(ep?.podName ?? address);
   }
 
   responseHeaders(status: number, headers: HeaderMapLike): ResponseHeadersChange | void {
@@ -100,6 +107,7 @@ export class RequestExchange implements Exchange {
     if (this.finished) return chunk;
     if (endOfStream) this.bodyEnded = true;
     this.usage.push(chunk, endOfStream);
+    this.init.observation?.responseChunk(chunk.length);
     const out = this.init.transform ? this.init.transform.body(chunk, endOfStream) : chunk;
     return this.rewriter ? this.rewriter.push(out, endOfStream) : out;
   }
@@ -112,6 +120,7 @@ export class RequestExchange implements Exchange {
     const prefill = this.init.prefill;
     if (!prefill || this.finished) return;
     if (this.prefillInFlight) release(this.prefillInFlight);
+    this.init.observation?.prefillStarted();
     const ep = this.init.datastore.endpoint(address);
     this.prefillInFlight = ep;
     if (!ep) return;
@@ -135,9 +144,14 @@ export class RequestExchange implements Exchange {
     // A failed prefill may be followed by another on the next pair; the phase completes once, when one succeeds or
     // when the request ends.
     if (outcome === 'success' && status < 400 && !this.prefillCompleted && !this.finished) {
+      this.init.observation?.prefillEnded();
       this.prefillCompleted = true;
       this.init.scheduler.completed(prefill.request, this.prefillEndpoint, 'success');
     }
+  }
+
+  localReply(status: number, code: string): void {
+    if (!this.finished) this.localError = { status, code };
   }
 
   finish(outcome: Outcome): void {
@@ -148,13 +162,12 @@ export class RequestExchange implements Exchange {
     if (this.prefillInFlight) release(this.prefillInFlight);
     this.prefillInFlight = undefined;
     this.init.admission?.done();
-    const { model, route } = this.init.labels;
     // Only a request that never left the router gets its tokens back: cancelling after the pick must not dodge a limit.
     if (this.init.reservation) {
       if (this.sentUpstream) this.init.reservation.commit(this.outputCharge());
       else this.init.reservation.release();
     }
-    requestsTotal.inc({ model, route, outcome: effective });
+    this.init.observation?.exchangeEnded(this.status, effective, this.usage.sawOutput() ? this.usage.outputTokens() : undefined, this.localError);
     // Without a response the front door already reported each failed attempt; a cancelled request says nothing.
     if (this.status > 0 && outcome !== 'cancelled') {
       const failed = this.status >= 500 || this.status === 429 || (outcome === 'error' && this.status < 400);

@@ -34,7 +34,15 @@ export interface Reservation {
 
 export type ReserveOutcome =
   | { ok: true; reservation: Reservation; headers: Record<string, string> }
-  | { ok: false; status: number; headers: Record<string, string>; message: string; code: string };
+  | {
+      ok: false;
+      status: number;
+      headers: Record<string, string>;
+      message: string;
+      code: string;
+      /** The limit the request ran into, when one did (not when the limiter itself was unavailable). */
+      limitType?: 'requests' | 'inputTokens' | 'outputTokens';
+    };
 
 export interface ReserveRequest {
   principal: Principal;

@@ -4,7 +4,10 @@ import type { Endpoint } from '../datastore/endpoint.js';
 import { errorBody, type ApiError } from '../openai/errors.js';
 import { parseRequest, type ParsedRequest } from '../openai/request.js';
 import { logger } from '../observability/logger.js';
-import { decisionLatency, picksTotal, requestsTotal } from '../observability/metrics.js';
+import { decisionLatency, picksTotal } from '../observability/metrics.js';
+import type { AccessLog } from '../observability/access-log.js';
+import { timeQueue } from '../observability/queue-timing.js';
+import { RequestObservation, type Destination, type LimitType } from '../observability/request-observation.js';
 import { NoEndpointError, type Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulingRequest } from '../scheduler/types.js';
 import { ApiPaths } from './api-paths.js';
@@ -49,6 +52,8 @@ export interface PipelineOptions {
   apiPaths?: ApiPaths;
   /** Per-attempt timeouts where a ModelRoute sets none (`router.attemptTimeouts`); none when unset. */
   attemptTimeouts?: AttemptTimeouts;
+  /** One line per request; none when unset. */
+  accessLog?: AccessLog;
 }
 
 export interface AttemptTimeouts {
@@ -79,21 +84,23 @@ export class RoutingPipeline implements Pipeline {
     return this.run(req, NOTHING_TRIED);
   }
 
-  private async run(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
+  private async run(req: InboundRequest, tried: ReadonlySet<string>, obs = new RequestObservation(req, this.opts.accessLog)): Promise<Decision> {
     const started = performance.now();
     try {
-      const decision = await this.decide(req, tried);
-      if (decision.kind === 'reject') {
-        requestsTotal.inc({ model: '-', route: '-', outcome: `rejected_${decision.status}` });
-      }
+      const decision = await this.decide(req, tried, obs);
+      if (decision.kind === 'reject') obs.rejected(decision.status, decision.body);
       return decision;
+    } catch (err) {
+      obs.failed();
+      throw err;
     } finally {
       decisionLatency.observe({ frontend: req.frontend }, (performance.now() - started) / 1000);
     }
   }
 
-  private async decide(req: InboundRequest, tried: ReadonlySet<string>): Promise<Decision> {
+  private async decide(req: InboundRequest, tried: ReadonlySet<string>, obs: RequestObservation): Promise<Decision> {
     const requestId = req.headers.get('x-request-id') || randomUUID();
+    obs.identified(requestId);
     if (!this.apiPaths.allows(req.path)) {
       return reject({ status: 404, code: 'unknown_url', message: `Invalid URL (${req.method} ${truncate(req.path, 200)}): the router serves the inference API only` });
     }
@@ -106,22 +113,24 @@ export class RoutingPipeline implements Pipeline {
     }
     if (req.body.length === 0 && isModelList(req)) {
       if (!this.opts.pool) return modelList(this.opts.datastore);
-      return this.passThrough(req, requestId);
+      return this.passThrough(req, requestId, obs);
     }
     const parsed = parseRequest(req.path, req.body, this.opts.maxJsonDepth);
     if ('status' in parsed) return reject(parsed);
+    obs.parsed(parsed.model, parsed.stream, req.body.length);
 
     const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random, {
       ejections: this.opts.outlier,
       exclude: tried,
     });
     if ('status' in target) return reject(target);
+    const upstreamModel = this.upstreamModel(parsed, target, req.headers);
+    obs.routed(destination(target, upstreamModel));
 
     const auth = await this.authenticate(req, parsed.model);
     if ('status' in auth) return reject(auth);
     const principal = auth;
 
-    const upstreamModel = this.upstreamModel(parsed, target, req.headers);
     const limited = {
       principal,
       model: parsed.model,
@@ -133,7 +142,7 @@ export class RoutingPipeline implements Pipeline {
     const early = parsed.promptText.length > PRECHECK_MIN_CHARS ? await this.opts.rateLimit?.precheck?.(limited) : undefined;
     if (early && !early.ok) return reject({ status: early.status, code: early.code, message: early.message, headers: early.headers });
     const inputTokens = this.opts.countTokens ? await this.opts.countTokens(upstreamModel, parsed.promptText, req.signal) : 0;
-    const labels = { model: parsed.model, route: target.routeLabel };
+    obs.authenticated(principal, inputTokens);
     let reservation: Reservation | undefined;
     let limitHeaders: Record<string, string> = {};
     if (this.opts.rateLimit) {
@@ -142,7 +151,10 @@ export class RoutingPipeline implements Pipeline {
         inputTokens,
         maxOutputTokens: parsed.maxTokens ?? 0,
       });
-      if (!r.ok) return reject({ status: r.status, code: r.code, message: r.message, headers: r.headers });
+      if (!r.ok) {
+        if (r.limitType) obs.rateLimited(LIMIT_TYPES[r.limitType]);
+        return reject({ status: r.status, code: r.code, message: r.message, headers: r.headers });
+      }
       reservation = r.reservation;
       limitHeaders = r.headers;
     }
@@ -156,7 +168,7 @@ export class RoutingPipeline implements Pipeline {
       user: parsed.user ?? (principal.method === 'anonymous' ? undefined : principal.user),
       group: target.group,
     };
-    const fallback = this.fallback(req, requestId, target, tried);
+    const fallback = this.fallback(req, requestId, target, tried, obs);
     if (target.provider) {
       const d = providerDecision({
         requestId,
@@ -165,7 +177,7 @@ export class RoutingPipeline implements Pipeline {
         provider: target.provider,
         settings: this.providers,
         outlier: this.opts.outlier,
-        exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, labels },
+        exchange: { datastore: this.opts.datastore, scheduler: this.opts.scheduler, schedulingRequest: sreq, reservation, observation: obs },
         setHeaders: { 'x-request-id': requestId },
         clientHeaders: limitHeaders,
         fallback,
@@ -179,7 +191,9 @@ export class RoutingPipeline implements Pipeline {
       reservation?.release();
       return reject(noEndpointError('no eligible endpoint in the gateway subset'));
     }
-    const admission = this.opts.admission ? await this.opts.admission.admit(target.group, req.headers, sreq.user) : undefined;
+    const admission = this.opts.admission
+      ? await timeQueue(parsed.model, () => this.opts.admission!.admit(target.group, req.headers, sreq.user))
+      : undefined;
     if (admission && !admission.admitted) {
       reservation?.release();
       return reject({
@@ -225,7 +239,7 @@ export class RoutingPipeline implements Pipeline {
       primary,
       reservation,
       modelRewrite: rewritten ? { client: parsed.model, upstream: upstreamModel } : undefined,
-      labels,
+      observation: obs,
       admission,
       health: this.opts.outlier ? (address, failed) => this.opts.outlier!.report(address, failed) : undefined,
       prefill,
@@ -266,12 +280,16 @@ export class RoutingPipeline implements Pipeline {
   }
 
   /** The next target of the rule, decided afresh (same request id) once this one failed; none if nothing is left. */
-  private fallback(req: InboundRequest, requestId: string, target: Target, tried: ReadonlySet<string>): (() => Promise<Decision>) | undefined {
+  private fallback(req: InboundRequest, requestId: string, target: Target, tried: ReadonlySet<string>, obs: RequestObservation): (() => Promise<Decision>) | undefined {
     if (!target.match || this.opts.pool) return undefined;
     const next = new Set(tried).add(target.group);
     if (!hasOtherTarget(target.match, target.match.route.metadata.namespace, next)) return undefined;
     const retry: InboundRequest = { ...req, headers: new Map(req.headers).set('x-request-id', requestId) };
-    return () => this.run(retry, next);
+    // Still the same client request: the failed attempt is not recorded as a request of its own.
+    return () => {
+      obs.supersede();
+      return this.run(retry, next, obs);
+    };
   }
 
   /**
@@ -329,7 +347,7 @@ export class RoutingPipeline implements Pipeline {
   }
 
   /** A bodiless request in pool mode (e.g. GET /v1/models) goes to any ready pool endpoint. */
-  private passThrough(req: InboundRequest, requestId: string): Decision {
+  private passThrough(req: InboundRequest, requestId: string, obs: RequestObservation): Decision {
     const pool = this.opts.pool!;
     const candidates = this.restrict(req, this.opts.datastore.endpointsForPool(pool.namespace, pool.name));
     if (candidates.length === 0) return reject(noEndpointError('no ready endpoint'));
@@ -347,7 +365,7 @@ export class RoutingPipeline implements Pipeline {
       scheduler: this.opts.scheduler,
       schedulingRequest: sreq,
       primary,
-      labels: { model: '-', route: '-' },
+      observation: obs,
     });
     return {
       kind: 'route',
@@ -372,6 +390,21 @@ function prefillDecodePlan(target: Target, pairs: PrefillDecodePair[], body: Rec
     protocol: pdProtocol(spec.inferenceEngine, spec.kvConnector?.type),
     pairs: pairs.map((p) => ({ prefill: p.prefill.address, prefillIp: p.prefill.ip, decode: p.decode.address })),
     body,
+  };
+}
+
+const LIMIT_TYPES: Record<string, LimitType> = { requests: 'requests', inputTokens: 'input_tokens', outputTokens: 'output_tokens' };
+
+/** Kthena's destination labels for the resolved target. */
+function destination(target: Target, upstreamModel: string): Destination {
+  const colon = target.group.indexOf(':');
+  const kind = target.group.slice(0, colon);
+  const route = target.match?.route.metadata;
+  return {
+    modelRoute: route ? `${route.namespace}/${route.name}` : 'none',
+    backendType: kind === 'server' ? 'model_server' : kind === 'pool' ? 'inference_pool' : kind === 'provider' ? 'external_provider' : 'none',
+    backendName: target.group.slice(colon + 1),
+    upstreamModel,
   };
 }
 

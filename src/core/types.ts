@@ -140,6 +140,8 @@ export interface Exchange {
   prefillEnded?(address: string, status: number, outcome: Outcome): void;
   /** A chunk of the response body as it flows (SSE or JSON); returns the bytes to forward (possibly rewritten). */
   responseBody(chunk: Buffer, endOfStream: boolean): Buffer;
+  /** The front door answers the client itself (e.g. 502, 504) because the upstream failed; `finish` follows. */
+  localReply?(status: number, code: string): void;
   /** Release everything held for the request. Idempotent. */
   finish(outcome: Outcome): void;
 }

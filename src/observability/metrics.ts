@@ -4,12 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'kthena_router_process_' });
 
-export const requestsTotal = new Counter({
-  name: 'kthena_router_requests_total',
-  help: 'Requests handled, by model, route and outcome.',
-  labelNames: ['model', 'route', 'outcome'] as const,
-  registers: [registry],
-});
+/** Refreshers run right before each scrape: gauges derived from the fleet's state are computed then, not per event. */
+export const beforeScrape = new Set<() => void>();
 
 export const decisionLatency = new Histogram({
   name: 'kthena_router_decision_duration_seconds',
@@ -46,9 +42,10 @@ export const inflightGauge = new Gauge({
   registers: [registry],
 });
 
-export const tokensTotal = new Counter({
-  name: 'kthena_router_tokens_total',
-  help: 'Tokens seen, by direction (input/output), model and tenant.',
-  labelNames: ['direction', 'model', 'tenant'] as const,
+// Kthena's kthena_router_tokens_total has no tenant label; the per-tenant view lives under its own name.
+export const tenantTokensTotal = new Counter({
+  name: 'kthena_router_tenant_tokens_total',
+  help: 'Tokens charged, by token type (input/output), model and tenant.',
+  labelNames: ['token_type', 'model', 'tenant'] as const,
   registers: [registry],
 });

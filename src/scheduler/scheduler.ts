@@ -1,5 +1,6 @@
 import type { Outcome } from '../core/types.js';
 import type { Endpoint } from '../datastore/endpoint.js';
+import { schedulerPluginDuration } from '../observability/kthena-metrics.js';
 import { ConfigError, type SchedulerConfig } from './config.js';
 import { pluginFactory, registeredPlugins } from './registry.js';
 import type { FilterPlugin, LifecyclePlugin, Plugin, SchedulingRequest, SchedulingResult, ScorePlugin } from './types.js';
@@ -53,12 +54,16 @@ export class Scheduler {
     if (candidates.length === 0) throw new NoEndpointError('no ready endpoint for the model');
     let eps = candidates;
     for (const f of this.filters) {
+      const started = performance.now();
       eps = f.filter(req, eps);
+      observePlugin(req, f.name, 'filter', started);
       if (eps.length === 0) throw new NoEndpointError(`no endpoint left after filter "${f.name}"`);
     }
     const total = new Float64Array(eps.length);
     for (const { plugin, weight } of this.scorers) {
+      const started = performance.now();
       const scores = plugin.score(req, eps);
+      observePlugin(req, plugin.name, 'score', started);
       for (let i = 0; i < eps.length; i++) total[i]! += weight * clampScore(scores[i]);
     }
     return { ranked: topN(eps, total, this.topN, this.random) };
@@ -84,6 +89,10 @@ export class Scheduler {
     if (addresses.length === 0) return;
     for (const p of this.lifecycle) p.onEndpointsRemoved?.(addresses);
   }
+}
+
+function observePlugin(req: SchedulingRequest, plugin: string, type: 'filter' | 'score', started: number): void {
+  schedulerPluginDuration.observe({ model: req.model, plugin, type }, (performance.now() - started) / 1000);
 }
 
 function clampScore(s: number | undefined): number {

@@ -48,7 +48,7 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, function () {
       ),
     );
     router = await startRouter({
-      config: parseConfig({ metrics: { scrapeIntervalMs: 200 }, router: { maxBodyBytes: 64 * 1024 } }),
+      config: parseConfig({ metrics: { scrapeIntervalMs: 200 }, router: { maxBodyBytes: 64 * 1024 }, accessLog: { enabled: false } }),
       resources: [dir],
       host: '127.0.0.1',
       grpcPort: 0,

@@ -15,7 +15,8 @@ export interface RouterProcess {
 
 /**
  * Starts `kthena-router` as a real process (through tsx, from the source tree) with ephemeral ports, and resolves
- * once it logs that it is ready, with the ports it bound.
+ * once it logs that it is ready, with the ports it bound. With a LOG_LEVEL that hides that info line (warn, error),
+ * readiness is polled on /readyz instead.
  */
 export async function startRouterProcess(args: string[], env: Record<string, string> = {}): Promise<RouterProcess> {
   // A port picked free can be taken by another process before the router binds it: pick again, a few times.
@@ -29,12 +30,15 @@ export async function startRouterProcess(args: string[], env: Record<string, str
 }
 
 async function startOnce(args: string[], env: Record<string, string>): Promise<RouterProcess> {
-  // Port 0 disables the optional servers, so they get free ports picked here; gRPC binds an ephemeral port itself.
+  // Port 0 disables the optional servers, so they get free ports picked here; gRPC binds an ephemeral port itself
+  // unless the ready line, which names it, will not be logged.
   const [health, http, metrics] = [await freePort(), await freePort(), await freePort()];
+  const quiet = env.LOG_LEVEL !== undefined && !['trace', 'debug', 'info'].includes(env.LOG_LEVEL);
+  const grpc = quiet ? await freePort() : 0;
   const child = spawn(
     process.execPath,
     [
-      '--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--grpc-port', '0',
+      '--import', 'tsx', 'src/main.ts', '--host', '127.0.0.1', '--grpc-port', String(grpc),
       '--health-port', String(health), '--http-port', String(http), '--metrics-port', String(metrics), ...args,
     ],
     { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -62,6 +66,15 @@ async function startOnce(args: string[], env: Record<string, string>): Promise<R
       clearTimeout(timer);
       reject(new Error(`router exited with ${code}: ${stderr}`));
     });
+    if (quiet) {
+      void until(async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`).catch(() => undefined))?.ok === true, 60_000, 'router /readyz').then(
+        () => {
+          clearTimeout(timer);
+          resolve({ grpc, health, http, metrics });
+        },
+        reject,
+      );
+    }
   });
   return {
     child,

@@ -1,5 +1,5 @@
 import type { RouteRateLimit } from '../../resources/types.js';
-import { tokensTotal } from '../../observability/metrics.js';
+import { tenantTokensTotal } from '../../observability/metrics.js';
 import type { PrecheckRequest, ReserveRequest } from '../../core/filters.js';
 import type { Outcome } from './algorithms.js';
 import { DIMENSIONS, limitOf, UNIT_MS, type Dimension, type Limits, type RateLimitConfig } from './config.js';
@@ -30,7 +30,7 @@ export type { ReserveRequest };
 
 export type ReserveResult =
   | { ok: true; reservation: Reservation; headers: Record<string, string> }
-  | { ok: false; status: 429 | 503; headers: Record<string, string>; message: string; code: string };
+  | { ok: false; status: 429 | 503; headers: Record<string, string>; message: string; code: string; limitType?: Dimension };
 
 interface Subject {
   keyType: KeyType;
@@ -121,7 +121,7 @@ export class RateLimiter {
         resetMs: g.outcomes[i]!.resetMs,
       })),
     );
-    tokensTotal.inc({ direction: 'input', model: req.model, tenant: req.principal.tenant }, req.inputTokens);
+    tenantTokensTotal.inc({ token_type: 'input', model: req.model, tenant: req.principal.tenant }, req.inputTokens);
     const reservation = new Reservation(granted.map((g) => g.part), req.model, req.principal.tenant);
     return { ok: true, reservation, headers: rateLimitHeaders(tightest(reports)) };
   }
@@ -212,7 +212,7 @@ export class Reservation {
     rateLimitReservationsOpen.dec();
     if (actualOutputTokens === undefined) return;
     const actual = Number.isFinite(actualOutputTokens) ? Math.max(0, actualOutputTokens) : 0;
-    tokensTotal.inc({ direction: 'output', model: this.model, tenant: this.tenant }, actual);
+    tenantTokensTotal.inc({ token_type: 'output', model: this.model, tenant: this.tenant }, actual);
     for (const p of this.parts) {
       const i = p.dims.findIndex((d) => d.field === 'outputTokens');
       if (i < 0 || p.costs[i] === actual) continue;
@@ -235,7 +235,7 @@ function fireAndForget(part: Pick<Part, 'subject' | 'key' | 'dims'>, deltas: num
 
 /** The 429 for parts that did not fit, naming the limit that frees up last. */
 function refusal(refused: { part: Part; outcomes: Outcome[] }[]): ReserveResult {
-  let worst = { retry: 0, text: '' };
+  let worst: { retry: number; text: string; dim?: Dimension } = { retry: 0, text: '' };
   const reports: DimensionReport[] = [];
   for (const r of refused) {
     r.part.dims.forEach((d, i) => {
@@ -245,7 +245,11 @@ function refusal(refused: { part: Part; outcomes: Outcome[] }[]): ReserveResult 
       rateLimitRejectionsTotal.inc({ key_type: r.part.subject.keyType, dimension: d.field });
       if (o.retryAfterMs >= worst.retry) {
         const what = `${DIM_WORDS[d.field as Dimension]} rate limit exceeded`;
-        worst = { retry: o.retryAfterMs, text: `${what} (${describe(r.part.subject)}: ${d.limit} per ${r.part.subject.limits.unit})` };
+        worst = {
+          retry: o.retryAfterMs,
+          text: `${what} (${describe(r.part.subject)}: ${d.limit} per ${r.part.subject.limits.unit})`,
+          dim: d.field as Dimension,
+        };
       }
     });
   }
@@ -256,6 +260,7 @@ function refusal(refused: { part: Part; outcomes: Outcome[] }[]): ReserveResult 
     headers: rateLimitHeaders(tightest(reports), worst.retry),
     code: 'rate_limit_exceeded',
     message: `${worst.text}; retry after ${seconds}s.`,
+    limitType: worst.dim,
   };
 }
 
@@ -280,6 +285,7 @@ function tooLarge(subject: Subject, limit: number, cost: number): ReserveResult 
     status: 429,
     headers: {},
     code: 'request_too_large',
+    limitType: 'inputTokens',
     message: `Request too large: ${cost} input tokens exceed the ${describe(subject)} limit of ${limit} per ${subject.limits.unit}.`,
   };
 }

@@ -419,6 +419,7 @@ export class Forwarding {
   };
 
   private fail(err: ApiError): void {
+    this.decision.exchange.localReply?.(err.status, err.code);
     this.close('error');
     proxyLocalReplies.inc({ status: String(err.status) });
     sendError(this.res, err);

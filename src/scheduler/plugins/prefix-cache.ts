@@ -1,6 +1,7 @@
 import { CharPrefixMatcher, type CharMatcherOptions } from '../prefix/char-matcher.js';
 import type { PrefixMatcher } from '../prefix/matcher.js';
 import type { Plugin, PluginArgs } from '../types.js';
+import { observeBestMatch } from '../prefix/match-metrics.js';
 import { intArg } from './args.js';
 
 /**
@@ -16,7 +17,11 @@ export function prefixCache(args: PluginArgs): Plugin & { close(): Promise<void>
 export function matcherPlugin(name: string, m: PrefixMatcher): Plugin & { close(): Promise<void> } {
   return {
     name,
-    score: (req, eps) => m.fractions(req, eps).map((f) => 100 * f),
+    score: (req, eps) => {
+      const fractions = m.fractions(req, eps);
+      observeBestMatch(name, req.model, fractions);
+      return fractions.map((f) => 100 * f);
+    },
     onPicked: (req, ep) => m.picked(req, ep),
     onServed: (req, ep) => m.served(req, ep),
     onComplete: (req, ep, outcome) => m.completed(req, ep, outcome),

@@ -7,6 +7,7 @@ import { CapacityEstimator, capacityOptions } from './capacity.js';
 import { tokenMatcherFromArgs } from './kvcache-aware.js';
 import { overloaded, saturationArgs } from './load-guard.js';
 import { charMatcherOptions, matcherPlugin } from './prefix-cache.js';
+import { observeBestMatch } from '../prefix/match-metrics.js';
 
 const NAME = 'prefix-load';
 
@@ -53,6 +54,7 @@ export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> 
     ...base,
     score(req, eps) {
       const fractions = matcher.fractions(req, eps);
+      observeBestMatch(NAME, req.model, fractions);
       const prompt = req.promptText.length / charsPerUnit;
       const caps = capacity?.relative(eps);
       const over = overloaded(eps, t, caps);

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { request, type ClientRequest } from 'node:http';
 import { startProxyServer, type ProxyServer } from '../../../src/frontends/proxy/index.js';
-import { registry, tokensTotal } from '../../../src/observability/metrics.js';
+import { registry, tenantTokensTotal } from '../../../src/observability/metrics.js';
 import { mr, ms, pod } from '../../support/builders.js';
 import {
   eventually,
@@ -107,8 +107,8 @@ const firstEventThenHang: Behaviour = (_req, res, seen) => {
 };
 
 async function outputTokens(model: string): Promise<number> {
-  const m = await tokensTotal.get();
-  return m.values.find((v) => v.labels.direction === 'output' && v.labels.model === model)?.value ?? 0;
+  const m = await tenantTokensTotal.get();
+  return m.values.find((v) => v.labels.token_type === 'output' && v.labels.model === model)?.value ?? 0;
 }
 
 async function prefillCount(protocol: string, outcome: string): Promise<number> {

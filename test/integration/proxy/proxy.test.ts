@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect } from 'node:net';
 import { startProxyServer } from '../../../src/frontends/proxy/index.js';
-import { tokensTotal } from '../../../src/observability/metrics.js';
+import { tenantTokensTotal } from '../../../src/observability/metrics.js';
 import {
   chatBody,
   eventually,
@@ -19,8 +19,8 @@ import {
 } from './harness.js';
 
 async function outputTokens(model: string): Promise<number> {
-  const m = await tokensTotal.get();
-  return m.values.find((v) => v.labels.direction === 'output' && v.labels.model === model)?.value ?? 0;
+  const m = await tenantTokensTotal.get();
+  return m.values.find((v) => v.labels.token_type === 'output' && v.labels.model === model)?.value ?? 0;
 }
 
 describe('proxy front door: routing, streaming, headers, errors', () => {

@@ -99,7 +99,9 @@ describe('router process (files → scrape → ext_proc)', function () {
 
   it('exports its own metrics', async () => {
     const text = await (await fetch(`http://127.0.0.1:${router.ports.metrics}/metrics`)).text();
-    expect(text).to.match(/kthena_router_requests_total\{model="llama",route="default\/llama",outcome="success"\} [1-9]/);
+    expect(text).to.match(
+      /kthena_router_requests_total\{model="llama",path="\/v1\/chat\/completions",status_code="200",error_type="",model_route="default\/llama",backend_type="model_server",backend_name="default\/llama",upstream_model="[^"]+"\} [1-9]/,
+    );
     expect(text).to.contain('kthena_router_decision_duration_seconds_bucket');
     expect(text).to.match(/kthena_router_picks_total\{model_server="server:default\/llama",endpoint="127\.0\.0\.5\d:18000"\}/);
   });

@@ -23,7 +23,6 @@ function exchange() {
     scheduler: new Scheduler(DEFAULT_SCHEDULER, seeded(1)),
     schedulingRequest: { requestId: 'r', model: 'm', promptText: '', headers: new Map(), group: 'g' },
     reservation,
-    labels: { model: 'm', route: 'r' },
   });
   return { x, settled: () => settled };
 }

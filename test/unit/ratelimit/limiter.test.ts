@@ -154,12 +154,12 @@ describe('ratelimit: limiter (in-memory)', () => {
 
   it('admits everything and still counts tokens when no limit applies', async () => {
     const l = make(undefined);
-    const before = await metricValue('kthena_router_tokens_total', { direction: 'input', model: 'free-model', tenant: 'acme' });
+    const before = await metricValue('kthena_router_tenant_tokens_total', { token_type: 'input', model: 'free-model', tenant: 'acme' });
     const r = await l.reserve(req({ model: 'free-model', inputTokens: 42 }));
     expect(r.ok && r.headers).to.deep.equal({});
-    expect(await metricValue('kthena_router_tokens_total', { direction: 'input', model: 'free-model', tenant: 'acme' })).to.equal(before + 42);
+    expect(await metricValue('kthena_router_tenant_tokens_total', { token_type: 'input', model: 'free-model', tenant: 'acme' })).to.equal(before + 42);
     if (r.ok) r.reservation.commit(7);
-    expect(await metricValue('kthena_router_tokens_total', { direction: 'output', model: 'free-model', tenant: 'acme' })).to.be.at.least(7);
+    expect(await metricValue('kthena_router_tenant_tokens_total', { token_type: 'output', model: 'free-model', tenant: 'acme' })).to.be.at.least(7);
   });
 
   it('works the same with the sliding-window algorithm', async () => {
