@@ -5,6 +5,7 @@ import { logger } from './observability/logger.js';
 import { ListenError } from './frontends/listen-error.js';
 import { ResourceError } from './resources/errors.js';
 import { startRouter } from './router.js';
+import { startTracing } from './observability/tracing/provider.js';
 import { KubernetesSource } from './sources/kubernetes/index.js';
 
 async function main(): Promise<void> {
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
     return;
   }
   const config = await loadConfig(cli.config);
+  // Off unless the standard OTEL_* variables ask for it (README: Tracing).
+  const tracing = startTracing(process.env, logger);
   const router = await startRouter({
     config,
     resources: cli.resources,
@@ -31,13 +34,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    router.stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000)).then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err: String(err) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    router
+      .stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000))
+      .then(() => tracing?.shutdown(Number(process.env.KTHENA_TRACE_FLUSH_MS ?? 5_000)))
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err: String(err) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,4 +1,5 @@
 // The transport-free contract between the front doors (ext_proc, proxy) and the routing pipeline.
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
 
 /** Lower-cased header name → value. Repeated headers are joined with ", " by the front door. */
 export type HeaderMapLike = Map<string, string>;
@@ -12,6 +13,8 @@ export interface InboundRequest {
   /** Endpoints the gateway allows (`envoy.lb.subset_hint`); undefined = no restriction. */
   subset?: string[];
   frontend: 'extproc' | 'proxy';
+  /** The request's trace, when tracing is on: the pipeline adds a span per step (auth, rate limit, scheduling). */
+  trace?: RequestTrace;
 }
 
 export interface UpstreamPolicy {

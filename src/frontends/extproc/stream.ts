@@ -10,6 +10,7 @@ import type {
   RouteDecision,
 } from '../../core/types.js';
 import type { Logger } from '../../observability/logger.js';
+import { startRequestTrace, type RequestTrace } from '../../observability/tracing/request-trace.js';
 import { BodyBuffer } from './body-buffer.js';
 import { withDeadline } from './deadline.js';
 import { JSON_CONTENT_TYPE, openAiErrorBody } from './errors.js';
@@ -99,6 +100,7 @@ export class ProcessStream {
   private trailersEndBody = false;
   private requestTrailersOwed = false;
 
+  private trace: RequestTrace | undefined;
   private exchange: Exchange | undefined;
   private exchangeFinished = false;
   private servedReported = false;
@@ -153,6 +155,7 @@ export class ProcessStream {
     this.closed = true;
     extProcStreamFailures.inc({ reason: 'cancelled' });
     this.finishExchange('cancelled');
+    this.trace?.end('cancelled');
   }
 
   /** A failure of our own while handling a message: end the stream rather than the process. */
@@ -188,6 +191,7 @@ export class ProcessStream {
       this.headers.set('x-request-id', this.generatedRequestId);
     }
     this.subset = readSubsetHint(msg.metadata_context);
+    this.trace = startRequestTrace('extproc', this.method, this.path, this.headers);
     this.bodyExpected = h.end_of_stream !== true && this.requestMode !== BodySendMode.NONE;
     if (!this.bodyExpected) return this.startDecision();
 
@@ -253,6 +257,7 @@ export class ProcessStream {
       body: this.body.toBuffer(),
       frontend: 'extproc',
       ...(this.subset !== undefined && { subset: this.subset }),
+      ...(this.trace && { trace: this.trace }),
     };
     const timed = this.requestMode !== BodySendMode.FULL_DUPLEX_STREAMED;
     const budgetMs = timed ? Math.max(1, Math.floor(this.opts.messageTimeoutMs * 0.9)) : this.opts.decisionTimeoutMs;
@@ -298,6 +303,8 @@ export class ProcessStream {
       return this.reject(503, JSON_CONTENT_TYPE, body, 'kthena_router_no_endpoint');
     }
     this.exchange = decision.exchange;
+    // The engine continues the trace from the upstream span, carried in the header mutation.
+    this.trace?.upstream(decision.endpoints[0]!, decision.setHeaders);
     const destination = destinationValue(decision.endpoints);
     const replaced = this.bodyExpected ? decision.body : undefined;
     const routing: CommonResponse = {
@@ -375,6 +382,7 @@ export class ProcessStream {
   /** A local reply; Envoy stops consulting us after it, so the stream ends too. */
   private reject(status: number, headers: Record<string, string>, body: Buffer, details: string): void {
     extProcImmediateResponses.inc({ status: String(status) });
+    this.trace?.respond(status);
     this.send(immediateReply(status, headers, body, details));
     this.endStream('cancelled');
   }
@@ -386,6 +394,7 @@ export class ProcessStream {
     const all = fromHeaderMap(h.headers);
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
+    this.trace?.respond(this.responseStatus);
     let extra: Record<string, string> | undefined;
     this.hook((x) => {
       extra = x.responseHeaders(this.responseStatus, regularHeaders(all));
@@ -449,6 +458,7 @@ export class ProcessStream {
     if (this.responseComplete) return;
     this.responseComplete = true;
     this.finishExchange(this.statusOutcome());
+    this.trace?.upstreamEnded(this.statusOutcome());
   }
 
   private statusOutcome(): Outcome {
@@ -468,6 +478,7 @@ export class ProcessStream {
     if (this.closed) return;
     this.closed = true;
     this.finishExchange(outcome);
+    this.trace?.end(outcome);
     this.sink.close();
   }
 
@@ -477,6 +488,7 @@ export class ProcessStream {
     extProcStreamFailures.inc({ reason });
     if (reason === 'protocol') this.opts.logger.warn({ requestId: this.requestId(), details }, 'ext_proc protocol error');
     this.finishExchange('error');
+    this.trace?.end('error');
     this.sink.fail(code, details);
   }
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
+import { startRequestTrace } from '../../observability/tracing/request-trace.js';
 import { rejectMalformed, sendError } from './errors.js';
 import { Dispatchers } from './dispatchers.js';
 import { Forwarding } from './forward.js';
@@ -113,6 +114,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   res.once('close', onGone);
 
   const path = originFormPath(req.url);
+  const headers = inboundHeaders(req);
+  const trace = startRequestTrace('proxy', req.method ?? 'GET', path ?? '/', headers);
+  if (trace) {
+    res.once('close', () => {
+      if (res.headersSent) trace.respond(res.statusCode);
+      trace.end(res.writableFinished ? 'success' : 'cancelled');
+    });
+  }
   if (!path) {
     localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
     return;
@@ -126,9 +135,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const inbound: InboundRequest = {
     method: req.method ?? 'GET',
     path,
-    headers: inboundHeaders(req),
+    headers,
     body: read.body,
     frontend: 'proxy',
+    ...(trace && { trace }),
   };
   let decision: Decision;
   try {
@@ -150,7 +160,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return;
   }
   const forwarded = { clientIp: req.socket.remoteAddress, host: req.headers.host };
-  const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision };
+  const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision, trace };
   await new Forwarding(input, res, (upstream) => ctx.dispatchers.for(upstream), ctx.log).run();
 }
 
