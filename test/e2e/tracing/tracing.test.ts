@@ -159,6 +159,43 @@ describe('e2e tracing: spans at a real OpenTelemetry Collector', function () {
     expect(engine.lastRequest?.headers.traceparent).to.equal(`00-${root.traceId}-${upstream.spanId}-01`);
   });
 
+  it('exports over OTLP/gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc', async () => {
+    const grpcRouter = await startRouterProcess(['--resources', join(dir, 'fleet.yaml'), '--config', join(dir, 'config.yaml')], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.grpcEndpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_SERVICE_NAME: 'kthena-router-grpc',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    try {
+      const caller = callerContext();
+      const res = await fetch(`http://127.0.0.1:${grpcRouter.ports.http}/v1/chat/completions`, chat({ traceparent: caller.traceparent }));
+      expect(res.status).to.equal(200);
+      await res.json();
+      const spans = await requestSpans(caller.traceId, ['kthena.auth', 'kthena.rate_limit', 'kthena.schedule', 'kthena.upstream']);
+      expect(spans.get('kthena.request')!.resource['service.name']).to.equal('kthena-router-grpc');
+    } finally {
+      await grpcRouter.stop();
+    }
+  });
+
+  it("with tracing off the caller's traceparent reaches the engine untouched and nothing is exported", async () => {
+    const env = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('OTEL_')).map((k) => [k, '']));
+    const plain = await startRouterProcess(['--resources', join(dir, 'fleet.yaml'), '--config', join(dir, 'config.yaml')], env);
+    try {
+      const caller = callerContext();
+      const res = await fetch(`http://127.0.0.1:${plain.ports.http}/v1/chat/completions`, chat({ traceparent: caller.traceparent }));
+      expect(res.status).to.equal(200);
+      await res.json();
+      const served = engines.filter((e) => e.lastRequest?.headers.traceparent?.includes(caller.traceId));
+      expect(served.map((e) => e.lastRequest!.headers.traceparent)).to.deep.equal([caller.traceparent]);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(collector.spans().filter((s) => s.traceId === caller.traceId)).to.deep.equal([]);
+      expect(plain.logs.some((l) => l.msg === 'tracing on')).to.equal(false);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('a refused request is traced too: the failed auth span and the 401 on the server span, nothing upstream', async () => {
     const caller = callerContext();
     const res = await fetch(`http://127.0.0.1:${router.ports.http}/v1/chat/completions`, chat({ traceparent: caller.traceparent, authorization: 'Bearer sk-wrong-0000000000' }));
