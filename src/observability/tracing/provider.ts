@@ -4,18 +4,15 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../logger.js';
-import { tracingConfigFromEnv, type OtlpProtocol, type TracingConfig } from './config.js';
+import { tracingConfigFromEnv, type OtlpProtocol } from './config.js';
 import { useTracer } from './request-trace.js';
 
 export interface Tracing {
-  readonly config: TracingConfig;
   /** Exports what is still queued, within `timeoutMs`, and stops tracing. */
   shutdown(timeoutMs: number): Promise<void>;
 }
-
-const SERVICE_VERSION = '0.1.0';
 
 /**
  * Starts tracing when the OTEL_* environment asks for it (see config.ts); undefined otherwise, and then no span is
@@ -28,17 +25,16 @@ export function startTracing(env: Record<string, string | undefined>, log: Logge
   if (!config) return undefined;
   for (const w of config.warnings) log.warn(w);
   diag.setLogger(diagToLog(log.child({ component: 'otel' })), DiagLogLevel.WARN);
-  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'kthena-router', [ATTR_SERVICE_VERSION]: SERVICE_VERSION }).merge(
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'kthena-router' }).merge(
     detectResources({ detectors: [envDetector] }),
   );
   const provider = new BasicTracerProvider({
     resource,
     spanProcessors: config.exporters.map((kind) => new BatchSpanProcessor(exporter(kind, config.protocol))),
   });
-  useTracer(provider.getTracer('kthena-router', SERVICE_VERSION));
+  useTracer(provider.getTracer('kthena-router'));
   log.info({ exporters: config.exporters, protocol: config.protocol }, 'tracing on');
   return {
-    config,
     async shutdown(timeoutMs) {
       useTracer(undefined);
       let timer: NodeJS.Timeout | undefined;

@@ -159,18 +159,20 @@ describe('e2e tracing: spans at a real OpenTelemetry Collector', function () {
     expect(engine.lastRequest?.headers.traceparent).to.equal(`00-${root.traceId}-${upstream.spanId}-01`);
   });
 
-  it('exports over OTLP/gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc', async () => {
+  it('exports over OTLP/gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc, and flushes queued spans when it stops', async () => {
     const grpcRouter = await startRouterProcess(['--resources', join(dir, 'fleet.yaml'), '--config', join(dir, 'config.yaml')], {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.grpcEndpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
       OTEL_SERVICE_NAME: 'kthena-router-grpc',
-      OTEL_BSP_SCHEDULE_DELAY: '100',
+      // No scheduled export during the test: the spans leave only with the flush at shutdown.
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
     });
     try {
       const caller = callerContext();
       const res = await fetch(`http://127.0.0.1:${grpcRouter.ports.http}/v1/chat/completions`, chat({ traceparent: caller.traceparent }));
       expect(res.status).to.equal(200);
       await res.json();
+      expect(await grpcRouter.stop()).to.equal(0);
       const spans = await requestSpans(caller.traceId, ['kthena.auth', 'kthena.rate_limit', 'kthena.schedule', 'kthena.upstream']);
       expect(spans.get('kthena.request')!.resource['service.name']).to.equal('kthena-router-grpc');
     } finally {
