@@ -202,12 +202,17 @@ describe('Helm chart charts/kthena-router: real helm, server-side dry-run on a r
       await cluster?.stop();
     });
 
-    it('the API server admits every object of every variant', async () => {
+    it('the API server admits every object of every variant, unknown fields refused', async () => {
+      // The check itself: a misspelt field is refused.
+      const deploy = structuredClone(find(rendered.get('kthena')!, 'Deployment')!);
+      deploy.spec.template.spec.containers[0].readinessProbe.grpc.srvice = 'readiness';
+      const refused = await cluster.apply(deploy, { dryRun: true, strictFields: true }).then(() => undefined, (err: Error) => err);
+      expect(refused?.message).to.match(/srvice/);
       let count = 0;
       for (const [variant, objs] of rendered) {
         for (const obj of objs) {
           try {
-            await cluster.apply(obj, { dryRun: true });
+            await cluster.apply(obj, { dryRun: true, strictFields: true });
           } catch (err) {
             throw new Error(`${variant}: ${obj.kind}/${obj.metadata.name}: ${(err as Error).message}`);
           }
