@@ -130,6 +130,10 @@ describe('Helm chart charts/kthena-router: real helm, server-side dry-run on a r
     expect(c.args.join(' ')).to.not.match(/kv-cache|--v=/);
     expect(c.env).to.deep.include({ name: 'OTEL_SERVICE_NAME', value: 'llama-picker' });
     expect(deploy.spec.template.spec.tolerations[0].key).to.equal('dedicated');
+    // The install notes name what was left out.
+    const notes = run(['install', RELEASE, CHART, '--namespace', NS, '--dry-run=client', '-f', GIE_VALUES]);
+    expect(notes.status, notes.stderr).to.equal(0);
+    expect(notes.stdout).to.contain('Ignored picker flags (GIE\'s own, no equivalent here): kv-cache-usage-percentage-metric, v\n');
     const svc = find(objs, 'Service', 'llama-epp')!;
     expect(svc.spec.ports[0]).to.include({ name: 'grpc-ext-proc', port: 9002 });
     for (const kind of ['DestinationRule', 'HealthCheckPolicy', 'GCPBackendPolicy', 'Gateway', 'HTTPRoute']) expect(find(objs, kind), kind).to.equal(undefined);
