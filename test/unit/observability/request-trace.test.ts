@@ -68,6 +68,15 @@ describe('request trace', () => {
     expect(second.traceparent).to.equal(`00-0af7651916cd43dd8448eb211c80319c-${s2!.spanContext().spanId}-01`);
   });
 
+  it("follows the caller's sampling decision (parentbased_always_on): not sampled, nothing exported, flags passed on", () => {
+    const t = startRequestTrace('proxy', 'POST', '/v1/chat/completions', new Map([['traceparent', caller.replace(/-01$/, '-00')]]))!;
+    const headers: Record<string, string> = {};
+    t.attempt('10.0.0.1:8000', headers).failed(new Error('x'));
+    t.end('error');
+    expect(exporter.getFinishedSpans()).to.deep.equal([]);
+    expect(headers.traceparent).to.match(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-00$/);
+  });
+
   it('ext_proc: the upstream span is ended by the response end, or by the end of the request', () => {
     const t = startRequestTrace('extproc', 'POST', '/v1/chat/completions', new Map())!;
     const headers: Record<string, string> = {};
