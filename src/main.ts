@@ -5,6 +5,7 @@ import { logger, setLogFormat } from './observability/logger.js';
 import { ListenError } from './frontends/listen-error.js';
 import { ResourceError } from './resources/errors.js';
 import { startRouter } from './router.js';
+import { startTracing } from './observability/tracing/provider.js';
 import { KubernetesSource } from './sources/kubernetes/index.js';
 import { packageVersion } from './version.js';
 
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   const config = await loadConfig(cli.config);
   const pool = cli.poolName ? { namespace: cli.poolNamespace, name: cli.poolName } : undefined;
   if (cli.debugEndpoints) config.debugEndpoints.enabled = true;
+  // Off unless the standard OTEL_* variables ask for it (README: Tracing).
+  const tracing = startTracing(process.env, logger);
   const router = await startRouter({
     config,
     resources: cli.resources,
@@ -39,13 +42,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    router.stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000), Number(process.env.KTHENA_DRAIN_DELAY_MS ?? 3_000)).then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err: String(err) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    router
+      .stop(Number(process.env.KTHENA_DRAIN_MS ?? 10_000), Number(process.env.KTHENA_DRAIN_DELAY_MS ?? 3_000))
+      .then(() => tracing?.shutdown(Number(process.env.KTHENA_TRACE_FLUSH_MS ?? 5_000)))
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err: String(err) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

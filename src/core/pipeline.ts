@@ -26,6 +26,8 @@ import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
+import { endSpan, SPAN, traced } from '../observability/tracing/request-trace.js';
+import type { Attributes } from '@opentelemetry/api';
 import type { Decision, HeaderMapLike, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
 
 export interface PipelineOptions {
@@ -126,6 +128,7 @@ export class RoutingPipeline implements Pipeline {
     if ('status' in target) return reject(target);
     const upstreamModel = this.upstreamModel(parsed, target, req.headers);
     obs.routed(destination(target, upstreamModel));
+    req.trace?.describe({ 'gen_ai.request.model': parsed.model, 'kthena.route': target.routeLabel, 'kthena.request_id': requestId });
 
     const auth = await this.authenticate(req, parsed.model);
     if ('status' in auth) return reject(auth);
@@ -146,11 +149,13 @@ export class RoutingPipeline implements Pipeline {
     let reservation: Reservation | undefined;
     let limitHeaders: Record<string, string> = {};
     if (this.opts.rateLimit) {
-      const r = await this.opts.rateLimit.reserve({
-        ...limited,
-        inputTokens,
-        maxOutputTokens: parsed.maxTokens ?? 0,
-      });
+      const limiter = this.opts.rateLimit;
+      const r = await traced(
+        req.trace,
+        SPAN.rateLimit,
+        () => limiter.reserve({ ...limited, inputTokens, maxOutputTokens: parsed.maxTokens ?? 0 }),
+        (out) => ({ attributes: { 'kthena.input_tokens': inputTokens }, error: out.ok ? undefined : out.code }),
+      );
       if (!r.ok) {
         if (r.limitType) obs.rateLimited(LIMIT_TYPES[r.limitType]);
         return reject({ status: r.status, code: r.code, message: r.message, headers: r.headers });
@@ -205,21 +210,26 @@ export class RoutingPipeline implements Pipeline {
     }
     let ranked: Endpoint[];
     let pd: PrefillDecodeChoice | undefined;
+    const span = req.trace?.child(SPAN.schedule);
     try {
       const pdGroup = target.server?.spec.workloadSelector.pdGroup;
       if (pdGroup) {
         pd = this.prefillDecode(req, sreq, candidates, pdGroup);
         ranked = pd.decodes;
       } else {
-        ranked = this.opts.scheduler.schedule(sreq, candidates).ranked;
+        const result = this.opts.scheduler.schedule(sreq, candidates);
+        ranked = result.ranked;
+        span?.setAttribute('kthena.scheduling.scores', result.scores);
       }
     } catch (err) {
+      if (span) endSpan(span, undefined, err instanceof NoEndpointError ? 'no_ready_endpoint' : 'exception');
       reservation?.release();
       admission?.done();
       if (err instanceof NoEndpointError) return reject(noEndpointError(err.message));
       throw err;
     }
     const primary = ranked[0]!;
+    if (span) endSpan(span, schedulingAttributes(candidates.length, ranked, pd?.pairs[0]?.prefill));
     const recordPick = (r: SchedulingRequest, ep: Endpoint) => {
       ep.picksSinceScrape++;
       this.opts.scheduler.picked(r, ep);
@@ -330,8 +340,14 @@ export class RoutingPipeline implements Pipeline {
   }
 
   private async authenticate(req: InboundRequest, model: string): Promise<Principal | ApiError> {
-    if (!this.opts.auth) return ANONYMOUS;
-    const r = await this.opts.auth.authenticate(req.headers, model);
+    const auth = this.opts.auth;
+    if (!auth) return ANONYMOUS;
+    // The principal's name and tenant go on the span; never a credential.
+    const r = await traced(req.trace, SPAN.auth, () => auth.authenticate(req.headers, model), (out) =>
+      out.ok
+        ? { attributes: { 'enduser.id': out.principal.user, 'kthena.tenant': out.principal.tenant, 'kthena.auth.method': out.principal.method } }
+        : { error: out.reason },
+    );
     if (r.ok) return r.principal;
     return { status: r.status, code: r.code, message: r.message, headers: r.headers };
   }
@@ -405,6 +421,16 @@ function destination(target: Target, upstreamModel: string): Destination {
     backendType: kind === 'server' ? 'model_server' : kind === 'pool' ? 'inference_pool' : kind === 'provider' ? 'external_provider' : 'none',
     backendName: target.group.slice(colon + 1),
     upstreamModel,
+  };
+}
+
+/** The scheduling span's attributes: the chosen pod, the ranking (scores are set where the scheduler gives them). */
+function schedulingAttributes(candidates: number, ranked: Endpoint[], prefill: Endpoint | undefined): Attributes {
+  return {
+    'kthena.endpoint': ranked[0]!.address,
+    'kthena.scheduling.candidates': candidates,
+    'kthena.scheduling.ranked': ranked.map((e) => e.address),
+    ...(prefill && { 'kthena.prefill_endpoint': prefill.address }),
   };
 }
 

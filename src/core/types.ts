@@ -1,4 +1,5 @@
 // The transport-free contract between the front doors (ext_proc, proxy) and the routing pipeline.
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
 
 /** Lower-cased header name → value. Repeated headers are joined with ", " by the front door. */
 export type HeaderMapLike = Map<string, string>;
@@ -14,6 +15,8 @@ export interface InboundRequest {
   frontend: 'extproc' | 'proxy';
   /** Aborts when the front door gives the request up (decision deadline, client or stream gone). */
   signal?: AbortSignal;
+  /** The request's trace, when tracing is on: the pipeline adds a span per step (auth, rate limit, scheduling). */
+  trace?: RequestTrace;
 }
 
 export interface UpstreamPolicy {

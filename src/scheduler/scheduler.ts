@@ -66,7 +66,8 @@ export class Scheduler {
       observePlugin(req, plugin.name, 'score', started);
       for (let i = 0; i < eps.length; i++) total[i]! += weight * clampScore(scores[i]);
     }
-    return { ranked: topN(eps, total, this.topN, this.random) };
+    const best = topN(total, this.topN, this.random);
+    return { ranked: best.map((i) => eps[i]!), scores: best.map((i) => total[i]!) };
   }
 
   picked(req: SchedulingRequest, ep: Endpoint): void {
@@ -100,13 +101,16 @@ function clampScore(s: number | undefined): number {
   return s < 0 ? 0 : s > 100 ? 100 : s;
 }
 
-/** Best `n` by score, without sorting everything; equal scores are ordered randomly, not by list position. */
-function topN(eps: Endpoint[], score: Float64Array, n: number, random: () => number): Endpoint[] {
-  const k = Math.min(n, eps.length);
+/**
+ * Indexes of the best `n` by score, without sorting everything; equal scores are ordered randomly, not by list
+ * position.
+ */
+function topN(score: Float64Array, n: number, random: () => number): number[] {
+  const k = Math.min(n, score.length);
   const best: number[] = [];
-  const tie = new Float64Array(eps.length);
+  const tie = new Float64Array(score.length);
   const better = (a: number, b: number) => score[a]! > score[b]! || (score[a] === score[b] && tie[a]! > tie[b]!);
-  for (let i = 0; i < eps.length; i++) {
+  for (let i = 0; i < score.length; i++) {
     tie[i] = random();
     if (best.length < k) {
       best.push(i);
@@ -119,5 +123,5 @@ function topN(eps: Endpoint[], score: Float64Array, n: number, random: () => num
       [best[j], best[j - 1]] = [best[j - 1]!, best[j]!];
     }
   }
-  return best.map((i) => eps[i]!);
+  return best;
 }

@@ -50,4 +50,6 @@ export type PluginFactory = (args: PluginArgs) => Plugin;
 export interface SchedulingResult {
   /** Ranked best first: primary, then fallbacks. */
   ranked: Endpoint[];
+  /** Each ranked endpoint's weighted score (sum of weight × plugin score), same order. */
+  scores: number[];
 }

@@ -12,6 +12,7 @@ import type {
 import type { Logger } from '../../observability/logger.js';
 import type { BodyBudget } from '../body-budget.js';
 import { IdleTimer } from '../idle-timer.js';
+import { startRequestTrace, type RequestTrace } from '../../observability/tracing/request-trace.js';
 import { BodyBuffer } from './body-buffer.js';
 import { CONFORMANCE_SERVED_HEADER, servedEndpointReport } from './conformance.js';
 import { withDeadline } from './deadline.js';
@@ -111,6 +112,7 @@ export class ProcessStream {
   private trailersEndBody = false;
   private requestTrailersOwed = false;
 
+  private trace: RequestTrace | undefined;
   private exchange: Exchange | undefined;
   private exchangeFinished = false;
   /** Headers the decision adds to the client's response (the rate-limit state). */
@@ -184,6 +186,7 @@ export class ProcessStream {
     const cut = this.phase !== 'decided' || (this.responseStarted && !this.responseComplete);
     if (cut) extProcStreamFailures.inc({ reason: 'cancelled' });
     this.finishExchange('cancelled');
+    this.trace?.end('cancelled');
   }
 
   /** A failure of our own while handling a message: end the stream rather than the process. */
@@ -219,6 +222,7 @@ export class ProcessStream {
       this.headers.set('x-request-id', this.generatedRequestId);
     }
     this.subset = readSubsetHint(msg.metadata_context);
+    this.trace = startRequestTrace('extproc', this.method, this.path, this.headers);
     this.bodyExpected = h.end_of_stream !== true && this.requestMode !== BodySendMode.NONE;
     if (!this.bodyExpected) return this.startDecision();
 
@@ -288,6 +292,7 @@ export class ProcessStream {
       frontend: 'extproc',
       signal: this.deciding.signal,
       ...(this.subset !== undefined && { subset: this.subset }),
+      ...(this.trace && { trace: this.trace }),
     };
     const timed = this.requestMode !== BodySendMode.FULL_DUPLEX_STREAMED;
     const budgetMs = timed ? Math.max(1, Math.floor(this.opts.messageTimeoutMs * 0.9)) : this.opts.decisionTimeoutMs;
@@ -337,6 +342,8 @@ export class ProcessStream {
     }
     this.exchange = decision.exchange;
     this.responseHeadersToAdd = decision.clientHeaders;
+    // The engine continues the trace from the upstream span, carried in the header mutation.
+    this.trace?.upstream(decision.endpoints[0]!, decision.setHeaders);
     const destination = destinationValue(decision.endpoints);
     const replaced = this.bodyExpected ? decision.body : undefined;
     const routing: CommonResponse = {
@@ -429,6 +436,7 @@ export class ProcessStream {
   /** A local reply; Envoy stops consulting us after it, so the stream ends too. */
   private reject(status: number, headers: Record<string, string>, body: Buffer, details: string): void {
     extProcImmediateResponses.inc({ status: String(status) });
+    this.trace?.respond(status);
     this.send(immediateReply(status, headers, body, details));
     this.endStream('cancelled');
   }
@@ -440,6 +448,7 @@ export class ProcessStream {
     const all = fromHeaderMap(h.headers);
     this.responseStatus = Number.parseInt(all.get(':status') ?? '', 10) || 0;
     this.responseStarted = true;
+    this.trace?.respond(this.responseStatus);
     const change = this.hook((x) => x.responseHeaders(this.responseStatus, regularHeaders(all)));
     // Envoy will not show us the body: a replacement known now goes out as a local reply.
     if (change?.body && (this.responseMode === BodySendMode.NONE || h.end_of_stream === true)) {
@@ -508,6 +517,7 @@ export class ProcessStream {
     if (this.responseComplete) return;
     this.responseComplete = true;
     this.finishExchange(this.statusOutcome());
+    this.trace?.upstreamEnded(this.statusOutcome());
   }
 
   private statusOutcome(): Outcome {
@@ -528,6 +538,7 @@ export class ProcessStream {
     this.closed = true;
     this.releaseHeld();
     this.finishExchange(outcome);
+    this.trace?.end(outcome);
     this.sink.close();
   }
 
@@ -538,6 +549,7 @@ export class ProcessStream {
     extProcStreamFailures.inc({ reason });
     if (reason === 'protocol') this.opts.logger.warn({ requestId: this.requestId(), details }, 'ext_proc protocol error');
     this.finishExchange(outcome);
+    this.trace?.end(outcome);
     this.sink.fail(code, details);
   }
 

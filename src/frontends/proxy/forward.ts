@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { Decision, HeaderMapLike, Outcome, PrefillDecodePlan, RouteDecision, UpstreamPolicy } from '../../core/types.js';
 import type { ApiError } from '../../openai/errors.js';
 import type { Logger } from '../../observability/logger.js';
+import type { RequestTrace } from '../../observability/tracing/request-trace.js';
 import { applyHeadersChange, downstreamHeaders, upstreamHeaders, type ForwardedFor } from './headers.js';
 import { proxyFallbacks, proxyLocalReplies, proxyRetries } from './metrics.js';
 import { errorCode, isConnectError, retryAfterMs, RetryPlan } from './retry.js';
@@ -25,6 +26,8 @@ export interface ForwardInput {
   /** The client's body; a decision may replace it. */
   body: Buffer;
   decision: RouteDecision;
+  /** The request's trace when tracing is on: each upstream request gets a span and its `traceparent`. */
+  trace?: RequestTrace;
 }
 
 export type DispatcherFor = (upstream: UpstreamPolicy) => Dispatcher;
@@ -306,11 +309,14 @@ export class Forwarding {
    */
   private async send(d: RouteDecision, address: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     this.sending++;
+    const span = this.input.trace?.attempt(address, headers);
     try {
       const response = await this.request(d, address, headers, body, signal);
+      span?.answered(response.statusCode, response.body);
       d.exchange.dispatched?.();
       return response;
     } catch (err) {
+      span?.failed(err);
       if (!isConnectError(err)) d.exchange.dispatched?.();
       throw err;
     } finally {

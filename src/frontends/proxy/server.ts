@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Decision, InboundRequest, Pipeline } from '../../core/types.js';
 import { logger as rootLogger, type Logger } from '../../observability/logger.js';
 import { defaultBodyBudget, type BodyBudget } from '../body-budget.js';
+import { startRequestTrace } from '../../observability/tracing/request-trace.js';
 import { rejectMalformed, sendError } from './errors.js';
 import { Dispatchers } from './dispatchers.js';
 import { ConnectionDrain } from './drain.js';
@@ -150,6 +151,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     return;
   }
   const path = originFormPath(req.url);
+  const headers = inboundHeaders(req);
+  const trace = startRequestTrace('proxy', req.method ?? 'GET', path ?? '/', headers);
+  if (trace) {
+    res.once('close', () => {
+      if (res.headersSent) trace.respond(res.statusCode);
+      trace.end(res.writableFinished ? 'success' : 'cancelled');
+    });
+  }
   if (!path) {
     localError(res, 400, 'bad_request', 'the request target must be a path such as /v1/chat/completions');
     return;
@@ -178,10 +187,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const inbound: InboundRequest = {
     method: req.method ?? 'GET',
     path,
-    headers: inboundHeaders(req),
+    headers,
     body: read.body,
     frontend: 'proxy',
     signal: gone.signal,
+    ...(trace && { trace }),
   };
   let decision: Decision;
   try {
@@ -204,7 +214,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   }
   const clientIp = req.socket.remoteAddress;
   const forwarded = { clientIp, host: req.headers.host, trustForwarded: ctx.trustedProxies?.includes(clientIp) === true };
-  const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision };
+  const input = { method: inbound.method, path, clientHeaders: inbound.headers, forwarded, body: inbound.body, decision, trace };
   await new Forwarding(input, res, (upstream) => ctx.dispatchers.for(upstream), ctx.log).run();
 }
 

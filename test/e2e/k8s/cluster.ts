@@ -26,9 +26,10 @@ export interface TestCluster {
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
   /**
    * Server-side apply; returns the stored object. Rejections (e.g. schema validation) throw KubeApiError. With
-   * dryRun the API server validates and admits the object without storing it.
+   * dryRun the API server validates and admits the object without storing it; with strictFields a field the schema
+   * does not know is an error too (fieldValidation=Strict), not a warning.
    */
-  apply(obj: Record<string, any>, opts?: { dryRun?: boolean }): Promise<Record<string, any>>;
+  apply(obj: Record<string, any>, opts?: { dryRun?: boolean; strictFields?: boolean }): Promise<Record<string, any>>;
   /** Applies every YAML document of a file. */
   applyFile(path: string): Promise<void>;
   delete(ref: ObjectRef): Promise<void>;
@@ -146,7 +147,12 @@ export async function startCluster(): Promise<TestCluster> {
     async apply(obj, opts = {}) {
       const path = await discovery.objectPath(obj as ObjectRef);
       const stored = await client.request('PATCH', path, {
-        query: { fieldManager: 'kthena-e2e', force: true, dryRun: opts.dryRun ? 'All' : undefined },
+        query: {
+          fieldManager: 'kthena-e2e',
+          force: true,
+          dryRun: opts.dryRun ? 'All' : undefined,
+          fieldValidation: opts.strictFields ? 'Strict' : undefined,
+        },
         contentType: 'application/apply-patch+yaml',
         body: obj,
       });
