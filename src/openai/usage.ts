@@ -77,9 +77,16 @@ export class UsageReader {
     // OpenAI names, and Anthropic-style names for providers that use them.
     const prompt = u.prompt_tokens ?? u.input_tokens;
     const completion = u.completion_tokens ?? u.output_tokens;
-    if (typeof prompt === 'number') this.usage.promptTokens = prompt;
-    if (typeof completion === 'number') this.usage.completionTokens = completion;
+    const promptTokens = tokenCount(prompt);
+    const completionTokens = tokenCount(completion);
+    if (promptTokens !== undefined) this.usage.promptTokens = promptTokens;
+    if (completionTokens !== undefined) this.usage.completionTokens = completionTokens;
   }
+}
+
+/** A count an upstream reported, if it is one: anything else (negative, fractional, NaN) is not charged or counted. */
+function tokenCount(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }
 
 function tryJson(text: string): unknown {

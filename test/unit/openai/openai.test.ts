@@ -53,6 +53,16 @@ describe('openai bodies', () => {
     expect(u.usage).to.deep.equal({ promptTokens: 12, completionTokens: 34 });
   });
 
+  it('ignores usage figures that are not token counts (negative, fractional, too large): they must not reach a counter', () => {
+    for (const bad of ['-3', '2.5', '1e300', '"12"', 'null']) {
+      const u = new UsageReader();
+      u.setContentType('application/json');
+      u.push(Buffer.from(`{"usage":{"prompt_tokens":${bad},"completion_tokens":${bad}}}`), true);
+      expect(u.usage, bad).to.deep.equal({});
+      expect(u.sawOutput(), bad).to.equal(false);
+    }
+  });
+
   it('reads usage from SSE with events split across chunks, and counts deltas without usage', () => {
     const u = new UsageReader();
     u.setContentType('text/event-stream; charset=utf-8');
