@@ -126,7 +126,6 @@ describe('e2e: metrics in Prometheus, dashboard, alert rules, access log, debug 
 
     await until(async () => (await get('/debug/endpoints')).endpoints.find((e: any) => e.address === `${GHOST}:${PORT}`)?.metrics.lastError !== undefined, 10_000, 'ghost scraped');
     await until(async () => (await get('/debug/endpoints')).endpoints.find((e: any) => e.address === `${IPS[0]}:${PORT}`)?.metrics.stale === false, 10_000, 'live pod fresh');
-    await until(async () => (await get('/debug/endpoints')).endpoints.find((e: any) => e.address === `${IPS[0]}:${PORT}`)?.metrics.stale === false, 10_000, 'live pod fresh');
     const { endpoints } = await get('/debug/endpoints');
     const live = endpoints.find((e: any) => e.address === `${IPS[0]}:${PORT}`);
     expect(live).to.include({ pod: 'default/llama-0', inflight: 0, ejected: false });
