@@ -108,6 +108,7 @@ const PICKLE = {
   BININT1: 0x4b,
   BININT2: 0x4d,
   BININT: 0x4a,
+  LONG1: 0x8a,
   SHORT_BINBYTES: 0x43,
   SHORT_BINUNICODE: 0x8c,
   BINUNICODE: 0x58,
@@ -122,10 +123,22 @@ function pickle(v: Value): Uint8Array {
   const put = (x: Value): void => {
     if (x === null) body.push(PICKLE.NONE);
     else if (typeof x === 'number') {
-      if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) throw new RangeError('pickle: integer beyond 32 bits');
+      if (!Number.isSafeInteger(x)) throw new RangeError('pickle: not a safe integer');
       if (x >= 0 && x < 0x100) body.push(PICKLE.BININT1, x);
       else if (x >= 0 && x < 0x10000) body.push(PICKLE.BININT2, x & 0xff, x >> 8);
-      else body.push(PICKLE.BININT), le(x >>> 0, 4);
+      else if (x >= -(2 ** 31) && x < 2 ** 31) body.push(PICKLE.BININT), le(x >>> 0, 4);
+      else {
+        // LONG1: the shortest little-endian two's complement (token ids of stand-in tokenizers can exceed 2^31).
+        const bytes: number[] = [];
+        let v = BigInt(x);
+        for (;;) {
+          const byte = Number(v & 0xffn);
+          bytes.push(byte);
+          v >>= 8n;
+          if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
+        }
+        body.push(PICKLE.LONG1, bytes.length, ...bytes);
+      }
     } else if (typeof x === 'string') {
       const b = Buffer.from(x, 'utf8');
       if (b.length < 0x100) body.push(PICKLE.SHORT_BINUNICODE, b.length);

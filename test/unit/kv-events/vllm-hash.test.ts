@@ -22,6 +22,10 @@ describe('kv-events: vLLM block hashing', () => {
     const both = h.blockHashes([...Array.from({ length: 16 }, (_, i) => i), ...tokens, 9, 9], 16, null);
     expect(both).to.have.length(2); // the partial third block is not hashed
     expect(hex(both[0]!)).to.equal(hex(b1));
+    // Ids beyond 31 bits pickle as LONG1 (the simulator's stand-in tokenizer uses 32-bit ids).
+    expect(hex(h.hashBlock(h.noneHash, [2 ** 31, 2 ** 32 - 1, 2 ** 40, -5, -300, 7], null))).to.equal(
+      '7b7eaba3bbd7764e336d0ab4f57c91b155424731b643e9599547df0aa3890748',
+    );
   });
 
   it('sha256_cbor: NONE_HASH test vector and the canonical CBOR of (parent, tokens, extra_keys)', () => {
