@@ -77,6 +77,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     countTokens: countTokensAsync,
     providers: loadProviderSettings(config.providers),
     outlier: new OutlierDetector(config.outlierDetection),
+    spillOver: config.spillOver,
   });
 
   forgetRemovedEndpoints(datastore, scheduler);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { num, section } from './read.js';
 import type { AdmissionConfig } from '../core/admission.js';
+import { parseSpillOverConfig, type SpillOverConfig } from '../core/spill-over.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -40,6 +41,8 @@ export interface RouterConfig {
   providers: ProvidersConfig;
   /** Passive outlier detection over pods and providers. */
   outlierDetection: OutlierConfig;
+  /** Routes whose provider targets take only the overflow of saturated pods. */
+  spillOver: SpillOverConfig;
 }
 
 export function defaultConfig(): RouterConfig {
@@ -79,6 +82,10 @@ export function parseConfig(input: unknown): RouterConfig {
   const flow = section(raw.flowControl, 'flowControl');
   const saturation = section(flow.saturation, 'flowControl.saturation');
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
+  const flowSaturation = {
+    queueDepth: num(saturation.queueDepth, 5, 'flowControl.saturation.queueDepth', 1),
+    kvCacheUsage: num(saturation.kvCacheUsage, 0.9, 'flowControl.saturation.kvCacheUsage', 0),
+  };
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
@@ -100,13 +107,11 @@ export function parseConfig(input: unknown): RouterConfig {
       maxQueueSize: num(flow.maxQueueSize, 1000, 'flowControl.maxQueueSize', 0),
       maxQueueTimeMs: num(flow.maxQueueTimeMs, 3000, 'flowControl.maxQueueTimeMs', 0),
       trustPriorityHeader: flow.trustPriorityHeader === true,
-      saturation: {
-        queueDepth: num(saturation.queueDepth, 5, 'flowControl.saturation.queueDepth', 1),
-        kvCacheUsage: num(saturation.kvCacheUsage, 0.9, 'flowControl.saturation.kvCacheUsage', 0),
-      },
+      saturation: flowSaturation,
     },
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
     providers: parseProvidersConfig(raw.providers),
     outlierDetection: parseOutlierConfig(raw.outlierDetection),
+    spillOver: parseSpillOverConfig(raw.spillOver, flowSaturation),
   };
 }

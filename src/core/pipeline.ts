@@ -21,6 +21,7 @@ import { PROVIDER_HEADER } from '../providers/index.js';
 import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
+import { spilledRequests, type SpillOverConfig } from './spill-over.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
 import type { Decision, HeaderMapLike, InboundRequest, Pipeline, PrefillDecodePlan, RejectDecision, RouteDecision } from './types.js';
 
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   providers?: ProviderSettings;
   /** Passive outlier detection over pods and providers; off when unset. */
   outlier?: OutlierDetector;
+  /** Routes whose provider targets take only the overflow of saturated pods. */
+  spillOver?: SpillOverConfig;
 }
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
@@ -95,6 +98,7 @@ export class RoutingPipeline implements Pipeline {
     const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random, {
       ejections: this.opts.outlier,
       exclude: tried,
+      spillOver: this.opts.spillOver,
     });
     if ('status' in target) return reject(target);
 
@@ -143,7 +147,10 @@ export class RoutingPipeline implements Pipeline {
         setHeaders: { 'x-request-id': requestId },
         fallback,
       });
-      if (!('status' in d)) return d;
+      if (!('status' in d)) {
+        if (target.spilled) spilledRequests.inc({ route: target.routeLabel, provider: target.provider.key });
+        return d;
+      }
       reservation?.release();
       return reject(d);
     }
