@@ -46,7 +46,12 @@ export class PodSubscriber {
     private readonly onState: (connected: boolean) => void,
   ) {
     this.sub = new Subscriber({ reconnectInterval: o.reconnectMs, reconnectMaxInterval: o.reconnectMaxMs, linger: 0 });
-    this.sub.events.on('handshake', () => this.setUp(true));
+    this.sub.events.on('handshake', () => {
+      this.setUp(true);
+      // A new subscriber (router start, new pod) asks for the history still buffered, without waiting for the
+      // engine's next batch: an idle engine's cache is known from the start, and replicas agree at once.
+      if (this.lastSeq < 0 && !this.replay && this.o.replayEndpoint) this.startReplay(0, undefined);
+    });
     this.sub.events.on('disconnect', () => this.setUp(false));
     this.sub.subscribe(o.topic);
     this.sub.connect(o.endpoint);
@@ -126,21 +131,22 @@ export class PodSubscriber {
     }
   }
 
-  private startReplay(from: number, live: Batch): void {
-    const replay = { pending: [live] };
+  private startReplay(from: number, live: Batch | undefined): void {
+    const replay = { pending: live ? [live] : [] };
     this.replay = replay;
     void this.fetchReplay(from).then((got) => {
       this.replay = undefined;
       if (this.closed) return;
-      const complete = got !== undefined && got.length > 0 && got[0]![0] <= from;
+      // An empty answer from the start means nothing was published yet (the buffer only drops its oldest batches).
+      const complete = got !== undefined && (got.length === 0 ? from === 0 : got[0]![0] <= from);
       kvEventReplays.inc({ endpoint: this.address, result: got === undefined ? 'failed' : complete ? 'complete' : 'incomplete' });
       // Joining late with an incomplete history is not a reset: there was no view to lose.
       if (!complete && this.lastSeq >= 0) this.reset(got === undefined ? 'replay-failed' : 'replay-incomplete');
       for (const [s, p] of got ?? []) if (s > this.lastSeq) this.applyBatch(s, p);
       // A hole the replay could not fill stays a hole (the view was cleared for it): carry on after it, never
       // asking again for what the publisher does not have.
-      const next = replay.pending[0]![0];
-      if (next > this.lastSeq + 1) {
+      const next = replay.pending[0]?.[0];
+      if (next !== undefined && next > this.lastSeq + 1) {
         if (complete && this.lastSeq >= 0) this.reset('replay-incomplete');
         this.lastSeq = next - 1;
       }
