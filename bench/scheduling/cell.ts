@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateRequests } from '../loadgen/index.js';
 import { summarize } from '../loadgen/stats.js';
 import { cpuBetween, sampleCpu, type CpuUsage } from './cpu.js';
-import { readCounters, subtract, type EngineCounters } from './engine-counters.js';
+import { readCounters, subtract, ZERO_COUNTERS, type EngineCounters } from './engine-counters.js';
 import { startFleet, writeResources, type FleetSpec } from './fleet.js';
 import { replay, type Replay } from './open-loop.js';
 import type { Policy } from './policies.js';
 import type { Entries } from './entries.js';
-import { startRouter } from './router.js';
+import { startRouter, type RouterHandle } from './router.js';
 import type { BenchWorkload } from './workloads.js';
 
 // One (workload, policy) cell: a fresh fleet (cold caches, same seeds) and a fresh router with the policy's config,
@@ -53,36 +53,55 @@ export interface CellOptions {
 export async function runCell(o: CellOptions): Promise<CellResult> {
   const ts = o.workload.timeScale;
   const requests = generateRequests(o.workload.workload, o.seed, o.workload.requests);
-  const fleetSpec = { ...o.fleet, timeScale: ts };
+  const fleetSpec = {
+    ...o.fleet,
+    timeScale: ts,
+    kvBlocks: o.workload.kvBlocks ?? o.fleet.kvBlocks,
+    kvEvents: o.policy.kvEvents === true,
+  };
   const resources = await writeResources(fleetSpec);
-  // Engines and router start side by side; the router retries its scrapes until the engines answer.
-  const [fleetStart, routerStart] = await Promise.allSettled([
+  // Engines and routers start side by side; a router retries its scrapes until the engines answer.
+  const replicas = o.workload.replicas ?? 1;
+  const [fleetStart, ...routerStarts] = await Promise.allSettled([
     startFleet(fleetSpec, o.entries.sim),
-    startRouter(o.entries.router, o.policy.configPath, resources.dir),
+    ...Array.from({ length: replicas }, () => startRouter(o.entries.router, o.policy.configPath, resources.dir)),
   ]);
   const fleet = fleetStart.status === 'fulfilled' ? fleetStart.value : undefined;
-  const router = routerStart.status === 'fulfilled' ? routerStart.value : undefined;
+  const routers = routerStarts.flatMap((r) => (r.status === 'fulfilled' ? [r.value as RouterHandle] : []));
   try {
-    if (!fleet || !router) throw fleetStart.status === 'rejected' ? fleetStart.reason : (routerStart as PromiseRejectedResult).reason;
-    // Let the router scrape every engine (at least twice), so load-aware policies start informed.
+    const failed = [fleetStart, ...routerStarts].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!fleet || failed) throw failed?.reason;
+    // Let the routers scrape every engine (at least twice), so load-aware policies start informed.
     await sleep(SETTLE_MS);
-    const sample = () => sampleCpu(router.child.pid!, fleet.sims.map((s) => s.child.pid!));
+    // CPU of the first router (a replica's is alike) and of the engines.
+    const sample = () => sampleCpu(routers[0]!.child.pid!, fleet.sims.map((s) => s.child.pid!));
     const before = await Promise.all(fleet.sims.map((s) => readCounters(s.url)));
     const cpu0 = await sample();
+    const restart = o.workload.restart;
+    const event = restart && {
+      index: Math.floor(restart.atShare * requests.length),
+      run: async () => {
+        // The restarted engine's counters start over: count what it did before as if read at the start.
+        const lost = await readCounters(fleet.sims[restart.instance]!.url);
+        before[restart.instance] = subtract(before[restart.instance]!, lost);
+        await fleet.restart(restart.instance);
+      },
+    };
     const run = await replay({
-      url: router.url,
+      urls: routers.map((r) => r.url),
       requests,
       rate: o.workload.rate / ts,
       burstiness: o.workload.burstiness,
       seed: o.seed,
       timeoutMs: 600_000,
+      event,
     });
     const cpu = cpuBetween(cpu0, await sample());
-    const after = await Promise.all(fleet.sims.map((s) => readCounters(s.url)));
+    const after = await Promise.all(fleet.sims.map((s) => readCounters(s.url).catch(() => ZERO_COUNTERS)));
     const perInstance = fleet.sims.map((s, i) => ({ address: s.address, speed: s.speed, ...subtract(after[i]!, before[i]!) }));
     return summarise(o, run, perInstance, cpu);
   } finally {
-    await Promise.all([router?.stop(), fleet?.stop()]);
+    await Promise.all([...routers.map((r) => r.stop()), fleet?.stop()]);
     await resources.remove();
   }
 }

@@ -25,6 +25,8 @@ export interface FleetSpec {
   maxLoras: number;
   /** Loopback port every instance listens on. */
   port: number;
+  /** Publish vLLM KV-cache events (PUB on 5557, replay on 5558, each instance on its own address). */
+  kvEvents?: boolean;
 }
 
 export interface SimInstance {
@@ -36,6 +38,8 @@ export interface SimInstance {
 
 export interface Fleet {
   sims: SimInstance[];
+  /** Kills instance i and starts it again: same address and flags, an empty cache (a pod restart). */
+  restart(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,8 +65,14 @@ export async function startFleet(spec: FleetSpec, entry: string[]): Promise<Flee
     await stop();
     throw failed.reason;
   }
-  return { sims, stop };
+  const restart = async (i: number) => {
+    await killInstance(sims[i]!);
+    sims[i] = await startInstance(spec, entry, i);
+  };
+  return { sims, restart, stop };
 }
+
+const KV_EVENTS = JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: 'tcp://*:5557', replay_endpoint: 'tcp://*:5558' });
 
 function startInstance(spec: FleetSpec, entry: string[], i: number): Promise<SimInstance> {
   const host = hostOf(i);
@@ -71,6 +81,7 @@ function startInstance(spec: FleetSpec, entry: string[], i: number): Promise<Sim
     ...entry, '--host', host, '--port', String(spec.port), '--model', MODEL, '--seed', String(i + 1),
     '--speed', String(speed), '--time-scale', String(spec.timeScale), '--kv-blocks', String(spec.kvBlocks),
     ...(spec.loras.length > 0 ? ['--lora', spec.loras.join(','), '--max-loras', String(spec.maxLoras)] : []),
+    ...(spec.kvEvents ? ['--kv-events-config', KV_EVENTS] : []),
   ];
   const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const address = `${host}:${spec.port}`;
