@@ -1,4 +1,8 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generateSelfSignedCert } from '../../src/frontends/extproc/self-signed-cert.js';
+import { FakeProvider } from '../../test/integration/providers/fake-providers.js';
 import { generateRequests } from '../loadgen/index.js';
 import { summarize } from '../loadgen/stats.js';
 import { cpuBetween, sampleCpu, type CpuUsage } from './cpu.js';
@@ -33,6 +37,10 @@ export interface RowMetrics {
 }
 
 export interface CellResult extends RowMetrics {
+  /** Requests refused (any error) or whose first token came more than 1 s (modelled) after they were sent. */
+  rejectedOrLate?: number;
+  /** Requests the external provider stand-in received (workloads with a provider target). */
+  providerRequests?: number;
   errors: Record<string, number>;
   /** Per instance: engine counter deltas. */
   perInstance: Array<{ address: string; speed: number } & EngineCounters>;
@@ -59,12 +67,20 @@ export async function runCell(o: CellOptions): Promise<CellResult> {
     kvBlocks: o.workload.kvBlocks ?? o.fleet.kvBlocks,
     kvEvents: o.policy.kvEvents === true,
   };
+  const provider = o.workload.provider ? await startProvider() : undefined;
+  if (provider) Object.assign(fleetSpec, { provider: { origin: provider.fake.origin(), apiKey: PROVIDER_KEY } });
   const resources = await writeResources(fleetSpec);
+  // The provider stand-in's certificate is self-signed: the router trusts it through providers.caFile.
+  const configPath = provider ? join(resources.dir, 'router-config.yaml') : o.policy.configPath;
+  if (provider) {
+    await writeFile(join(resources.dir, 'ca.pem'), provider.ca);
+    await writeFile(configPath, `${await readFile(o.policy.configPath, 'utf8')}\nproviders: {caFile: ${join(resources.dir, 'ca.pem')}}\n`);
+  }
   // Engines and routers start side by side; a router retries its scrapes until the engines answer.
   const replicas = o.workload.replicas ?? 1;
   const [fleetStart, ...routerStarts] = await Promise.allSettled([
     startFleet(fleetSpec, o.entries.sim),
-    ...Array.from({ length: replicas }, () => startRouter(o.entries.router, o.policy.configPath, resources.dir)),
+    ...Array.from({ length: replicas }, () => startRouter(o.entries.router, configPath, resources.dir)),
   ]);
   const fleet = fleetStart.status === 'fulfilled' ? fleetStart.value : undefined;
   const routers = routerStarts.flatMap((r) => (r.status === 'fulfilled' ? [r.value as RouterHandle] : []));
@@ -99,11 +115,20 @@ export async function runCell(o: CellOptions): Promise<CellResult> {
     const cpu = cpuBetween(cpu0, await sample());
     const after = await Promise.all(fleet.sims.map((s) => readCounters(s.url).catch(() => ZERO_COUNTERS)));
     const perInstance = fleet.sims.map((s, i) => ({ address: s.address, speed: s.speed, ...subtract(after[i]!, before[i]!) }));
-    return summarise(o, run, perInstance, cpu);
+    const result = summarise(o, run, perInstance, cpu);
+    return provider ? { ...result, providerRequests: provider.fake.received.length } : result;
   } finally {
-    await Promise.all([...routers.map((r) => r.stop()), fleet?.stop()]);
+    await Promise.all([...routers.map((r) => r.stop()), fleet?.stop(), provider?.fake.close()]);
     await resources.remove();
   }
+}
+
+const PROVIDER_KEY = 'sk-bench-provider';
+
+/** An HTTPS server answering like OpenAI's chat completions API, on loopback with a self-signed certificate. */
+async function startProvider(): Promise<{ fake: FakeProvider; ca: string }> {
+  const cert = generateSelfSignedCert({ altNames: ['127.0.0.1', 'localhost'] });
+  return { fake: await FakeProvider.start('openai', cert, PROVIDER_KEY), ca: cert.cert };
 }
 
 function summarise(o: CellOptions, { results, wallMs }: Replay, perInstance: CellResult['perInstance'], cpu: CpuUsage): CellResult {
@@ -112,6 +137,7 @@ function summarise(o: CellOptions, { results, wallMs }: Replay, perInstance: Cel
   const errors: Record<string, number> = {};
   for (const r of results) if (!r.ok) errors[r.error ?? 'unknown'] = (errors[r.error ?? 'unknown'] ?? 0) + 1;
   const ttft = summarize(ok.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs / ts])));
+  const rejectedOrLate = results.filter((r) => !r.ok || (r.ttftMs !== undefined && r.ttftMs / ts > 1000)).length;
   const e2e = summarize(ok.map((r) => r.e2eMs / ts));
   const modelledSeconds = wallMs / 1000 / ts;
   const hits = perInstance.reduce((n, p) => n + p.prefixHits, 0);
@@ -129,6 +155,7 @@ function summarise(o: CellOptions, { results, wallMs }: Replay, perInstance: Cel
     e2eP50: e2e.p50,
     e2eP99: e2e.p99,
     prefixHitRate: queries > 0 ? hits / queries : 0,
+    rejectedOrLate,
     perInstance,
     wallSeconds: wallMs / 1000,
     cpu,

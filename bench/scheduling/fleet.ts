@@ -27,6 +27,8 @@ export interface FleetSpec {
   port: number;
   /** Publish vLLM KV-cache events (PUB on 5557, replay on 5558, each instance on its own address). */
   kvEvents?: boolean;
+  /** An ExternalModelProvider (OpenAI-compatible, base URL `origin`/v1) as a weight-0 target of the route. */
+  provider?: { origin: string; apiKey: string };
 }
 
 export interface SimInstance {
@@ -132,7 +134,26 @@ status: {podIP: ${hostOf(i)}, conditions: [{type: Ready, status: "True"}]}
 `,
   );
   const loras = spec.loras.length > 0 ? `\n  loraAdapters: [${spec.loras.join(', ')}]` : '';
-  return `apiVersion: networking.serving.volcano.sh/v1alpha1
+  const p = spec.provider;
+  const providerTarget = p ? ', {externalModelProviderName: bench-provider, weight: 0}' : '';
+  const provider = p
+    ? `apiVersion: v1
+kind: Secret
+metadata: {name: bench-provider-key}
+stringData: {apiKey: ${p.apiKey}}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ExternalModelProvider
+metadata: {name: bench-provider}
+spec:
+  providerType: OpenAI
+  model: gpt-4o-mini
+  baseURL: ${p.origin}/v1
+  auth: {scheme: Bearer, secretRef: {name: bench-provider-key, key: apiKey}}
+---
+`
+    : '';
+  return `${provider}apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer
 metadata: {name: bench-llama}
 spec:
@@ -146,6 +167,6 @@ kind: ModelRoute
 metadata: {name: bench-llama}
 spec:
   modelName: ${ROUTE_MODEL}${loras}
-  rules: [{targetModels: [{modelServerName: bench-llama}]}]
+  rules: [{targetModels: [{modelServerName: bench-llama}${providerTarget}]}]
 ${pods.join('')}`;
 }

@@ -24,6 +24,10 @@ export interface BenchWorkload {
   restart?: { instance: number; atShare: number };
   /** Router replicas sharing the fleet; requests alternate between them. */
   replicas?: number;
+  /** Only these policies run on it (default: every policy not dedicated to other workloads). */
+  policies?: string[];
+  /** The route also targets an external provider (an HTTPS stand-in for OpenAI on loopback), at weight 0. */
+  provider?: boolean;
 }
 
 export const LORA_ADAPTERS = Array.from({ length: 8 }, (_, i) => `adapter-${i}`);
@@ -144,5 +148,24 @@ export const WORKLOADS: BenchWorkload[] = [
     burstiness: 1,
     timeScale: 2,
     replicas: 2,
+  },
+  {
+    name: 'spill-burst',
+    description:
+      'A saturating burst of short chat prompts (Gamma gaps shape 0.25) on engines with a small KV cache (300 blocks: ' +
+      'about ten running requests each) and a route that also targets a provider: flow control queueing alone ' +
+      '(spill-off) against spill-over to the provider (spill-on).',
+    workload: doc({
+      name: 'spill-burst',
+      maxTokens: { min: 64, max: 160 },
+      classes: [{ type: 'single', name: 'short', promptWords: { min: 50, max: 300 } }],
+    }),
+    requests: 600,
+    rate: 300,
+    burstiness: 0.25,
+    timeScale: 2,
+    kvBlocks: 300,
+    policies: ['spill-off', 'spill-on'],
+    provider: true,
   },
 ];
