@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 // vLLM's prefix-cache block hashing (vllm/v1/core/kv_cache_utils.py): block i's hash is
 // hash_fn((parent_hash, tuple(token_ids), extra_keys)), where parent_hash is block i-1's 32-byte digest, or NONE_HASH
@@ -53,7 +53,7 @@ export class VllmBlockHasher {
   }
 
   private digest(v: Value): Uint8Array {
-    return createHash('sha256').update(this.serialize(v)).digest();
+    return hash('sha256', this.serialize(v), 'buffer');
   }
 }
 
@@ -62,37 +62,85 @@ export function extraKeysFor(loraName: string | undefined): readonly string[] | 
   return loraName ? [loraName] : null;
 }
 
+/**
+ * One reusable byte buffer for every serialization: a block input is hashed as soon as it is written, so the next
+ * one may overwrite it (hashing a block is then a few microseconds).
+ */
+class Writer {
+  private buf = Buffer.alloc(4096);
+  length = 0;
+
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
+  u8(b: number): void {
+    if (this.length === this.buf.length) this.room(1);
+    this.buf[this.length++] = b;
+  }
+
+  byte(...bytes: number[]): void {
+    this.room(bytes.length);
+    for (const b of bytes) this.buf[this.length++] = b;
+  }
+
+  bytes(src: Uint8Array): void {
+    this.room(src.length);
+    this.buf.set(src, this.length);
+    this.length += src.length;
+  }
+
+  text(src: string): void {
+    const n = Buffer.byteLength(src, 'utf8');
+    this.room(n);
+    this.length += this.buf.write(src, this.length, 'utf8');
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+}
+
+const writer = new Writer();
+
 /** Canonical CBOR (RFC 8949 §4.2.1, as cbor2.dumps(canonical=True)) of the few types a block-hash input holds. */
 function cbor(v: Value): Uint8Array {
-  const out: number[] = [];
+  const w = writer.reset();
   const head = (major: number, n: number): void => {
     const m = major << 5;
-    if (n < 24) out.push(m | n);
-    else if (n < 0x100) out.push(m | 24, n);
-    else if (n < 0x10000) out.push(m | 25, n >> 8, n & 0xff);
-    else if (n < 0x100000000) out.push(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+    if (n < 24) w.u8(m | n);
+    else if (n < 0x100) w.byte(m | 24, n);
+    else if (n < 0x10000) w.byte(m | 25, n >> 8, n & 0xff);
+    else if (n < 0x100000000) w.byte(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
     else throw new RangeError('cbor: integer beyond 32 bits');
   };
   const put = (x: Value): void => {
-    if (x === null) out.push(0xf6);
+    if (x === null) w.u8(0xf6);
     else if (typeof x === 'number') {
       if (!Number.isInteger(x)) throw new RangeError('cbor: only integers');
       if (x >= 0) head(0, x);
       else head(1, -1 - x);
     } else if (typeof x === 'string') {
-      const b = Buffer.from(x, 'utf8');
-      head(3, b.length);
-      for (const c of b) out.push(c);
+      head(3, Buffer.byteLength(x, 'utf8'));
+      w.text(x);
     } else if (x instanceof Uint8Array) {
       head(2, x.length);
-      for (const c of x) out.push(c);
+      w.bytes(x);
     } else {
       head(4, x.tuple.length);
       for (const e of x.tuple) put(e);
     }
   };
   put(v);
-  return Uint8Array.from(out);
+  return w.view();
 }
 
 const PICKLE = {
@@ -114,60 +162,68 @@ const PICKLE = {
   BINUNICODE: 0x58,
 };
 
+/** Frame header room: PROTO 5, then FRAME and its 8-byte length, written once the body's length is known. */
+const PICKLE_HEADER = 11;
+
 /** pickle.dumps(v, protocol=5) (Python's HIGHEST_PROTOCOL since 3.8), for the types a block-hash input holds. */
 function pickle(v: Value): Uint8Array {
-  const body: number[] = [];
-  const le = (n: number, bytes: number): void => {
-    for (let i = 0; i < bytes; i++) body.push(Number((BigInt(n) >> BigInt(8 * i)) & 0xffn));
-  };
+  const w = writer.reset();
+  for (let i = 0; i < PICKLE_HEADER; i++) w.u8(0);
+  const le32 = (n: number): void => w.byte(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
   const put = (x: Value): void => {
-    if (x === null) body.push(PICKLE.NONE);
+    if (x === null) w.u8(PICKLE.NONE);
     else if (typeof x === 'number') {
       if (!Number.isSafeInteger(x)) throw new RangeError('pickle: not a safe integer');
-      if (x >= 0 && x < 0x100) body.push(PICKLE.BININT1, x);
-      else if (x >= 0 && x < 0x10000) body.push(PICKLE.BININT2, x & 0xff, x >> 8);
-      else if (x >= -(2 ** 31) && x < 2 ** 31) body.push(PICKLE.BININT), le(x >>> 0, 4);
+      if (x >= 0 && x < 0x100) w.byte(PICKLE.BININT1, x);
+      else if (x >= 0 && x < 0x10000) w.byte(PICKLE.BININT2, x & 0xff, x >> 8);
+      else if (x >= -(2 ** 31) && x < 2 ** 31) w.byte(PICKLE.BININT), le32(x >>> 0);
       else {
         // LONG1: the shortest little-endian two's complement (token ids of stand-in tokenizers can exceed 2^31).
         const bytes: number[] = [];
-        let v = BigInt(x);
+        let n = BigInt(x);
         for (;;) {
-          const byte = Number(v & 0xffn);
+          const byte = Number(n & 0xffn);
           bytes.push(byte);
-          v >>= 8n;
-          if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
+          n >>= 8n;
+          if ((n === 0n && (byte & 0x80) === 0) || (n === -1n && (byte & 0x80) !== 0)) break;
         }
-        body.push(PICKLE.LONG1, bytes.length, ...bytes);
+        w.byte(PICKLE.LONG1, bytes.length, ...bytes);
       }
     } else if (typeof x === 'string') {
-      const b = Buffer.from(x, 'utf8');
-      if (b.length < 0x100) body.push(PICKLE.SHORT_BINUNICODE, b.length);
-      else body.push(PICKLE.BINUNICODE), le(b.length, 4);
-      for (const c of b) body.push(c);
-      body.push(PICKLE.MEMOIZE);
+      const n = Buffer.byteLength(x, 'utf8');
+      if (n < 0x100) w.byte(PICKLE.SHORT_BINUNICODE, n);
+      else w.byte(PICKLE.BINUNICODE), le32(n);
+      w.text(x);
+      w.byte(PICKLE.MEMOIZE);
     } else if (x instanceof Uint8Array) {
       if (x.length >= 0x100) throw new RangeError('pickle: bytes longer than 255');
-      body.push(PICKLE.SHORT_BINBYTES, x.length);
-      for (const c of x) body.push(c);
-      body.push(PICKLE.MEMOIZE);
+      w.byte(PICKLE.SHORT_BINBYTES, x.length);
+      w.bytes(x);
+      w.byte(PICKLE.MEMOIZE);
     } else if (x.tuple.length === 0) {
-      body.push(PICKLE.EMPTY_TUPLE);
+      w.byte(PICKLE.EMPTY_TUPLE);
     } else if (x.tuple.length <= 3) {
       for (const e of x.tuple) put(e);
-      body.push(PICKLE.TUPLE_N[x.tuple.length - 1]!, PICKLE.MEMOIZE);
+      w.byte(PICKLE.TUPLE_N[x.tuple.length - 1]!, PICKLE.MEMOIZE);
     } else {
-      body.push(PICKLE.MARK);
+      w.byte(PICKLE.MARK);
       for (const e of x.tuple) put(e);
-      body.push(PICKLE.TUPLE, PICKLE.MEMOIZE);
+      w.byte(PICKLE.TUPLE, PICKLE.MEMOIZE);
     }
   };
   put(v);
-  body.push(PICKLE.STOP);
+  w.u8(PICKLE.STOP);
+  const out = w.view();
+  const body = out.length - PICKLE_HEADER;
   // Protocol 4+ wraps the opcodes in one frame (8-byte little-endian length) once they are at least 4 bytes long.
-  const header = [PICKLE.PROTO, 5];
-  if (body.length >= 4) {
-    header.push(PICKLE.FRAME);
-    for (let i = 0; i < 8; i++) header.push(i < 4 ? (body.length >>> (8 * i)) & 0xff : 0);
+  if (body < 4) {
+    out[PICKLE_HEADER - 2] = PICKLE.PROTO;
+    out[PICKLE_HEADER - 1] = 5;
+    return out.subarray(PICKLE_HEADER - 2);
   }
-  return Uint8Array.from([...header, ...body]);
+  out[0] = PICKLE.PROTO;
+  out[1] = 5;
+  out[2] = PICKLE.FRAME;
+  Buffer.from(out.buffer, out.byteOffset, out.length).writeUInt32LE(body, 3); // the upper 4 length bytes stay 0
+  return out;
 }
