@@ -6,7 +6,7 @@ import './scheduling/children.js';
 import { buildEntries } from './scheduling/entries.js';
 import type { FleetSpec } from './scheduling/fleet.js';
 import { idealBound, type BoundResult } from './scheduling/ideal.js';
-import { POLICIES, type Policy } from './scheduling/policies.js';
+import { POLICIES, runs, type Policy } from './scheduling/policies.js';
 import { readRawResults, writeRawResults } from './scheduling/raw-results.js';
 import { benchmarksMarkdown, chartSvg, type RunInfo } from './scheduling/report.js';
 import { fixed, workloadTable } from './scheduling/table.js';
@@ -142,10 +142,10 @@ async function main(): Promise<void> {
   const bounds = cli.workloads.map((w) => idealBound(w, cli.fleet, cli.seed));
   const entries = await buildEntries();
   if (entries.fallbackReason) process.stderr.write(`running the router and engines through tsx: ${entries.fallbackReason}\n`);
-  const cells = cli.workloads.length * cli.policies.length;
+  const cells = cli.workloads.reduce((n, w) => n + cli.policies.filter((p) => runs(w, p)).length, 0);
   const results: CellResult[] = [];
   for (const [i, w] of cli.workloads.entries()) {
-    for (const p of cli.policies) {
+    for (const p of cli.policies.filter((p) => runs(w, p))) {
       const n = results.length + 1;
       process.stderr.write(`[${n}/${cells}] ${w.name} × ${p.name}: ${w.requests} requests at ${w.rate} req/s ...\n`);
       const r = await runCell({ workload: w, policy: p, fleet: cli.fleet, seed: cli.seed, entries });
@@ -204,7 +204,7 @@ function cellLine(r: CellResult): string {
   const per = (f: (x: CellResult['perInstance'][number]) => number) => r.perInstance.map(f).join(' ');
   return (
     `${fixed(r.throughput, 2)} req/s, TTFT p50 ${fixed(r.ttftP50, 0)} ms, prefix hits ${fixed(100 * r.prefixHitRate, 1)}%, ` +
-    `${r.requests - r.completed} failed; wall ${fixed(r.wallSeconds, 1)} s, cpu ${fixed(r.cpu.benchCores, 2)} cores ` +
+    `${r.requests - r.completed} failed${r.providerRequests === undefined ? '' : `, ${r.rejectedOrLate} refused or TTFT > 1 s, ${r.providerRequests} to the provider`}; wall ${fixed(r.wallSeconds, 1)} s, cpu ${fixed(r.cpu.benchCores, 2)} cores ` +
     `(router ${fixed(r.cpu.routerCores, 2)}), machine ${r.cpu.machineBusy === undefined ? '?' : Math.round(100 * r.cpu.machineBusy)}% busy\n` +
     `        per engine: requests ${per((x) => x.requests)} | hit% ${per((x) => Math.round((100 * x.prefixHits) / Math.max(1, x.prefixQueries)))}`
   );

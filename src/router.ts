@@ -98,6 +98,7 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
     apiPaths: new ApiPaths(config.router.allowedPaths),
     attemptTimeouts: config.router.attemptTimeouts,
     accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog, opts.accessLogOutput) : undefined,
+    spillOver: config.spillOver,
   });
   const stopFleetGauges = exportFleetGauges(datastore);
 

@@ -25,6 +25,10 @@ export interface FleetSpec {
   maxLoras: number;
   /** Loopback port every instance listens on. */
   port: number;
+  /** Publish vLLM KV-cache events (PUB on 5557, replay on 5558, each instance on its own address). */
+  kvEvents?: boolean;
+  /** An ExternalModelProvider (OpenAI-compatible, base URL `origin`/v1) as a weight-0 target of the route. */
+  provider?: { origin: string; apiKey: string };
 }
 
 export interface SimInstance {
@@ -36,6 +40,8 @@ export interface SimInstance {
 
 export interface Fleet {
   sims: SimInstance[];
+  /** Kills instance i and starts it again: same address and flags, an empty cache (a pod restart). */
+  restart(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,8 +67,14 @@ export async function startFleet(spec: FleetSpec, entry: string[]): Promise<Flee
     await stop();
     throw failed.reason;
   }
-  return { sims, stop };
+  const restart = async (i: number) => {
+    await killInstance(sims[i]!);
+    sims[i] = await startInstance(spec, entry, i);
+  };
+  return { sims, restart, stop };
 }
+
+const KV_EVENTS = JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: 'tcp://*:5557', replay_endpoint: 'tcp://*:5558' });
 
 function startInstance(spec: FleetSpec, entry: string[], i: number): Promise<SimInstance> {
   const host = hostOf(i);
@@ -71,6 +83,7 @@ function startInstance(spec: FleetSpec, entry: string[], i: number): Promise<Sim
     ...entry, '--host', host, '--port', String(spec.port), '--model', MODEL, '--seed', String(i + 1),
     '--speed', String(speed), '--time-scale', String(spec.timeScale), '--kv-blocks', String(spec.kvBlocks),
     ...(spec.loras.length > 0 ? ['--lora', spec.loras.join(','), '--max-loras', String(spec.maxLoras)] : []),
+    ...(spec.kvEvents ? ['--kv-events-config', KV_EVENTS] : []),
   ];
   const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   const address = `${host}:${spec.port}`;
@@ -121,7 +134,26 @@ status: {podIP: ${hostOf(i)}, conditions: [{type: Ready, status: "True"}]}
 `,
   );
   const loras = spec.loras.length > 0 ? `\n  loraAdapters: [${spec.loras.join(', ')}]` : '';
-  return `apiVersion: networking.serving.volcano.sh/v1alpha1
+  const p = spec.provider;
+  const providerTarget = p ? ', {externalModelProviderName: bench-provider, weight: 0}' : '';
+  const provider = p
+    ? `apiVersion: v1
+kind: Secret
+metadata: {name: bench-provider-key}
+stringData: {apiKey: ${p.apiKey}}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ExternalModelProvider
+metadata: {name: bench-provider}
+spec:
+  providerType: OpenAI
+  model: gpt-4o-mini
+  baseURL: ${p.origin}/v1
+  auth: {scheme: Bearer, secretRef: {name: bench-provider-key, key: apiKey}}
+---
+`
+    : '';
+  return `${provider}apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer
 metadata: {name: bench-llama}
 spec:
@@ -135,6 +167,6 @@ kind: ModelRoute
 metadata: {name: bench-llama}
 spec:
   modelName: ${ROUTE_MODEL}${loras}
-  rules: [{targetModels: [{modelServerName: bench-llama}]}]
+  rules: [{targetModels: [{modelServerName: bench-llama}${providerTarget}]}]
 ${pods.join('')}`;
 }

@@ -65,7 +65,7 @@ export function idealBound(workload: BenchWorkload, fleet: BoundFleet, seed: num
   const speeds = Array.from({ length: fleet.instances }, (_, i) => speedOf({ ...fleet, timeScale: workload.timeScale }, i));
   // fleet.ts starts instance i with --seed i+1; the seed picks the generated answers a later prompt might quote.
   const seeds = speeds.map((_, i) => i + 1);
-  const perRequest = requestBounds(requests, fleetSimOptions(fleet), Math.max(...speeds), seeds);
+  const perRequest = requestBounds(requests, fleetSimOptions({ ...fleet, kvBlocks: workload.kvBlocks ?? fleet.kvBlocks }), Math.max(...speeds), seeds);
   return aggregate(workload.name, perRequest, arrivals, speeds.reduce((a, b) => a + b, 0));
 }
 

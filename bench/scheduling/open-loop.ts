@@ -10,7 +10,8 @@ import { Rng } from '../loadgen/random.js';
 // client measures each request.
 
 export interface ReplayOptions {
-  url: string;
+  /** Router proxies: request i goes to urls[i % urls.length] (router replicas sharing a fleet). */
+  urls: string[];
   requests: readonly LoadRequest[];
   /** Requests per second (wall clock). */
   rate: number;
@@ -18,6 +19,8 @@ export interface ReplayOptions {
   burstiness: number;
   seed: number;
   timeoutMs: number;
+  /** Started (not awaited) when request `index` is about to leave: a fault injected mid-run. */
+  event?: { index: number; run: () => Promise<void> };
 }
 
 export interface Replay {
@@ -27,27 +30,31 @@ export interface Replay {
 }
 
 export async function replay(o: ReplayOptions): Promise<Replay> {
-  const url = new URL(o.url);
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 1024, connect: { timeout: 10_000 } });
   const t0 = performance.now();
-  const base: Target = {
-    dispatcher,
-    origin: url.origin,
-    basePath: url.pathname.replace(/\/+$/, ''),
-    headers: {},
-    timeoutMs: o.timeoutMs,
-    signal: new AbortController().signal,
-    now: () => performance.now() - t0,
-  };
+  const targets: Target[] = o.urls.map((u) => {
+    const url = new URL(u);
+    return {
+      dispatcher,
+      origin: url.origin,
+      basePath: url.pathname.replace(/\/+$/, ''),
+      headers: {},
+      timeoutMs: o.timeoutMs,
+      signal: new AbortController().signal,
+      now: () => performance.now() - t0,
+    };
+  });
+  const base = targets[0]!;
   const times = arrivalTimes(o.rate, o.burstiness, new Rng(o.seed).fork('arrivals'));
   const results: RequestResult[] = [];
   const pending: Array<Promise<void>> = [];
   try {
-    for (const req of o.requests) {
+    for (const [i, req] of o.requests.entries()) {
       const wait = times.next().value - base.now();
       if (wait > 0) await sleep(wait);
+      if (o.event?.index === i) pending.push(o.event.run());
       pending.push(
-        sendRequest(base, req).then((r) => {
+        sendRequest(targets[i % targets.length]!, req).then((r) => {
           results.push(r);
         }),
       );

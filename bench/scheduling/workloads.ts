@@ -18,11 +18,30 @@ export interface BenchWorkload {
   burstiness: number;
   /** Simulator --time-scale for this workload: wall time per modelled time. */
   timeScale: number;
+  /** KV blocks per engine, when the workload needs other than the fleet's (cache pressure). */
+  kvBlocks?: number;
+  /** Restart this instance (cold cache, same address) once this share of the requests has been sent. */
+  restart?: { instance: number; atShare: number };
+  /** Router replicas sharing the fleet; requests alternate between them. */
+  replicas?: number;
+  /** Only these policies run on it (default: every policy not dedicated to other workloads). */
+  policies?: string[];
+  /** The route also targets an external provider (an HTTPS stand-in for OpenAI on loopback), at weight 0. */
+  provider?: boolean;
 }
 
 export const LORA_ADAPTERS = Array.from({ length: 8 }, (_, i) => `adapter-${i}`);
 
 const doc = (o: Record<string, unknown>) => parseWorkload({ api: 'chat', stream: true, models: ROUTE_MODEL, ...o }, String(o.name));
+
+// Where the router's own record of where prompts went (its approximate prefix index) goes wrong: the engines evict,
+// restart or get work from another router replica.
+const GROUPS_OF_SHARED_PREFIX = (name: string, groups: number) =>
+  doc({
+    name,
+    maxTokens: { median: 48, sigma: 0.3, min: 16, max: 96 },
+    classes: [{ type: 'shared-prefix', name: 'shared-prefix', groups, systemPromptWords: 1500, questionWords: 64 }],
+  });
 
 export const WORKLOADS: BenchWorkload[] = [
   {
@@ -97,5 +116,56 @@ export const WORKLOADS: BenchWorkload[] = [
     rate: 30,
     burstiness: 0.25,
     timeScale: 1.5,
+  },
+  {
+    name: 'cache-pressure',
+    description:
+      '64 groups sharing a 1,500-word system prompt on engines with a small KV cache (600 blocks of 16 tokens, about ' +
+      'five prompts each): the engines evict, the approximate index does not know.',
+    workload: GROUPS_OF_SHARED_PREFIX('cache-pressure', 64),
+    requests: 400,
+    rate: 40,
+    burstiness: 1,
+    timeScale: 2,
+    kvBlocks: 600,
+  },
+  {
+    name: 'pod-restart',
+    description: '24 groups sharing a 1,500-word system prompt; engine 0 restarts with a cold cache after 40% of the requests.',
+    workload: GROUPS_OF_SHARED_PREFIX('pod-restart', 24),
+    requests: 400,
+    rate: 40,
+    burstiness: 1,
+    timeScale: 2,
+    restart: { instance: 0, atShare: 0.4 },
+  },
+  {
+    name: 'two-replicas',
+    description: '24 groups sharing a 1,500-word system prompt, sent alternately through two router replicas sharing the fleet.',
+    workload: GROUPS_OF_SHARED_PREFIX('two-replicas', 24),
+    requests: 400,
+    rate: 40,
+    burstiness: 1,
+    timeScale: 2,
+    replicas: 2,
+  },
+  {
+    name: 'spill-burst',
+    description:
+      'A saturating burst of short chat prompts (Gamma gaps shape 0.25) on engines with a small KV cache (300 blocks: ' +
+      'about ten running requests each) and a route that also targets a provider: flow control queueing alone ' +
+      '(spill-off) against spill-over to the provider (spill-on).',
+    workload: doc({
+      name: 'spill-burst',
+      maxTokens: { min: 64, max: 160 },
+      classes: [{ type: 'single', name: 'short', promptWords: { min: 50, max: 300 } }],
+    }),
+    requests: 600,
+    rate: 300,
+    burstiness: 0.25,
+    timeScale: 2,
+    kvBlocks: 300,
+    policies: ['spill-off', 'spill-on'],
+    provider: true,
   },
 ];

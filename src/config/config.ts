@@ -8,6 +8,7 @@ import { parseAllowedPaths } from '../core/api-paths.js';
 import type { AdmissionConfig } from '../core/admission.js';
 import { defaultWorkerCount } from '../tokenizer/index.js';
 import type { AccessLogConfig } from '../observability/access-log.js';
+import { parseSpillOverConfig, type SpillOverConfig } from '../core/spill-over.js';
 import { parseOutlierConfig, parseProvidersConfig, type OutlierConfig, type ProvidersConfig } from '../providers/config.js';
 import { ConfigError, parseSchedulerConfig, type SchedulerConfig } from '../scheduler/config.js';
 
@@ -82,6 +83,8 @@ export interface RouterConfig {
   accessLog: AccessLogConfig;
   /** Read-only /debug/config, /debug/endpoints and /debug/routes on the metrics port. */
   debugEndpoints: { enabled: boolean };
+  /** Routes whose provider targets take only the overflow of saturated pods. */
+  spillOver: SpillOverConfig;
 }
 
 export function defaultConfig(): RouterConfig {
@@ -119,6 +122,7 @@ const TOP_LEVEL_KEYS = [
   'tokenizer',
   'accessLog',
   'debugEndpoints',
+  'spillOver',
   'routerConfiguration',
 ];
 
@@ -159,6 +163,10 @@ export function parseConfig(input: unknown): RouterConfig {
   const interval = num(metrics.scrapeIntervalMs, 500, 'metrics.scrapeIntervalMs', 10);
   const headersTimeoutMs = num(router.headersTimeoutMs, 60_000, 'router.headersTimeoutMs', 1);
   const maxBodyBytes = num(router.maxBodyBytes, 8 * 1024 * 1024, 'router.maxBodyBytes', 1024);
+  const flowSaturation = {
+    queueDepth: num(saturation.queueDepth, 5, 'flowControl.saturation.queueDepth', 1),
+    kvCacheUsage: num(saturation.kvCacheUsage, 0.9, 'flowControl.saturation.kvCacheUsage', 0),
+  };
   return {
     scheduler: parseSchedulerConfig(raw.scheduler),
     auth: raw.auth,
@@ -200,10 +208,7 @@ export function parseConfig(input: unknown): RouterConfig {
       maxQueueSize: num(flow.maxQueueSize, 1000, 'flowControl.maxQueueSize', 0),
       maxQueueTimeMs: num(flow.maxQueueTimeMs, 3000, 'flowControl.maxQueueTimeMs', 0),
       trustPriorityHeader: flow.trustPriorityHeader === true,
-      saturation: {
-        queueDepth: num(saturation.queueDepth, 5, 'flowControl.saturation.queueDepth', 1),
-        kvCacheUsage: num(saturation.kvCacheUsage, 0.9, 'flowControl.saturation.kvCacheUsage', 0),
-      },
+      saturation: flowSaturation,
     },
     inferencePool: { engine: typeof pool.engine === 'string' ? pool.engine : 'vLLM' },
     providers: parseProvidersConfig(raw.providers),
@@ -219,6 +224,7 @@ export function parseConfig(input: unknown): RouterConfig {
       sampleRate: fraction(accessLog.sampleRate, 'accessLog.sampleRate'),
     },
     debugEndpoints: { enabled: debug.enabled === true },
+    spillOver: parseSpillOverConfig(raw.spillOver, flowSaturation),
   };
 }
 

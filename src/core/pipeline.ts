@@ -25,6 +25,7 @@ import { PROVIDER_HEADER } from '../providers/index.js';
 import type { OutlierDetector } from '../providers/outlier-detector.js';
 import { providerDecision } from '../providers/decision.js';
 import { defaultProviderSettings, type ProviderSettings } from '../providers/settings.js';
+import { spilledRequests, type SpillOverConfig } from './spill-over.js';
 import { hasOtherTarget, resolveTarget, type PoolRef, type Target } from './targets.js';
 import { endSpan, SPAN, traced } from '../observability/tracing/request-trace.js';
 import type { Attributes } from '@opentelemetry/api';
@@ -56,6 +57,8 @@ export interface PipelineOptions {
   attemptTimeouts?: AttemptTimeouts;
   /** One line per request; none when unset. */
   accessLog?: AccessLog;
+  /** Routes whose provider targets take only the overflow of saturated pods. */
+  spillOver?: SpillOverConfig;
 }
 
 export interface AttemptTimeouts {
@@ -124,6 +127,7 @@ export class RoutingPipeline implements Pipeline {
     const target = resolveTarget(this.opts.datastore, { ...parsed, path: req.path, headers: req.headers }, this.opts.pool, this.random, {
       ejections: this.opts.outlier,
       exclude: tried,
+      spillOver: this.opts.spillOver,
     });
     if ('status' in target) return reject(target);
     const upstreamModel = this.upstreamModel(parsed, target, req.headers);
@@ -187,7 +191,10 @@ export class RoutingPipeline implements Pipeline {
         clientHeaders: limitHeaders,
         fallback,
       });
-      if (!('status' in d)) return d;
+      if (!('status' in d)) {
+        if (target.spilled) spilledRequests.inc({ route: target.routeLabel, provider: target.provider.key });
+        return d;
+      }
       reservation?.release();
       return reject(d);
     }

@@ -7,6 +7,8 @@ import { providerKey, resolveProvider, type ResolvedProvider } from '../provider
 import type { ModelServerResource, TargetModel } from '../resources/types.js';
 import { matchRoute, type RouteMatch } from '../routing/match.js';
 import { pickWeighted } from '../routing/weighted.js';
+import { fleetSaturated } from '../scheduler/fairness/saturation.js';
+import { overflowTargets, type SpillOverConfig } from './spill-over.js';
 import type { HeaderMapLike } from './types.js';
 
 /** Where a request may go: one ModelServer's (or the pool's) ready endpoints, or an external provider. */
@@ -20,6 +22,8 @@ export interface Target {
   /** Set for an ExternalModelProvider target (then there are no candidates). */
   provider?: ResolvedProvider;
   candidates: Endpoint[];
+  /** Set when the provider takes the request as overflow: every eligible pod of the route was saturated. */
+  spilled?: boolean;
 }
 
 export interface ResolveOptions {
@@ -27,6 +31,8 @@ export interface ResolveOptions {
   ejections?: EjectionView;
   /** Targets (groups) already tried for this request: the fallback after they failed. */
   exclude?: ReadonlySet<string>;
+  /** Spill-over policies by route: their provider targets only take overflow. */
+  spillOver?: SpillOverConfig;
 }
 
 export interface PoolRef {
@@ -70,8 +76,13 @@ export function resolveTarget(
   const ns = match.route.metadata.namespace;
   const routeLabel = `${ns}/${match.route.metadata.name}`;
   const tried = new Set<TargetModel>();
+  const spill = opts.spillOver?.get(routeLabel);
+  // With spill-over the overflow providers are never drawn by weight: they serve only when the pods cannot.
+  const overflow = spill ? overflowTargets(match.rule.targetModels, spill) : [];
+  for (const t of overflow) tried.add(t);
   let lastServer: ModelServerResource | undefined;
   let allEjected: Target | undefined;
+  let allSaturated: Target | undefined;
   let providerProblem: string | undefined;
   for (;;) {
     const t = pickWeighted(match.rule.targetModels, random, tried);
@@ -100,8 +111,25 @@ export function resolveTarget(
       allEjected ??= { group, routeLabel, match, server, candidates: ready };
       continue;
     }
+    if (spill && fleetSaturated(candidates, spill.saturation)) {
+      allSaturated ??= { group, routeLabel, match, server, candidates };
+      continue;
+    }
     return { group, routeLabel, match, server, candidates };
   }
+  for (const t of overflow) {
+    const group = targetGroup(ns, t)!;
+    if (opts.exclude?.has(group)) continue;
+    const provider = resolveProvider(ds, ns, t.externalModelProviderName!);
+    if ('unavailable' in provider) {
+      providerProblem = provider.unavailable;
+      continue;
+    }
+    if (opts.ejections?.isEjected(provider.key)) continue;
+    return { group, routeLabel, match, provider, candidates: [], spilled: allSaturated !== undefined };
+  }
+  // No overflow provider can take it: saturated pods still serve (flow control then holds or sheds as usual).
+  if (allSaturated) return allSaturated;
   if (allEjected) return allEjected;
   return noEndpointError(
     lastServer

@@ -2,6 +2,7 @@ import { SimClock } from './clock.js';
 import { extendBlockHashes } from './block-hash.js';
 import { stepDurationMs, type StepWork } from './cost-model.js';
 import { KvCache } from './kv-cache.js';
+import type { KvEventRecorder } from './kv-event-recorder.js';
 import { LoraSlots } from './lora.js';
 import type { SimOptions } from './options.js';
 import { SimRequest, type RequestInput } from './sequence.js';
@@ -87,6 +88,7 @@ export class Engine {
   private computedPromptTokens = 0;
   private remotePromptTokens = 0;
   private heldBlocks = 0;
+  private kvEvents: KvEventRecorder | undefined;
 
   constructor(
     readonly options: SimOptions,
@@ -96,6 +98,12 @@ export class Engine {
     this.kv = new KvCache(options.kvBlocks, options.blockSize);
     this.lora = new LoraSlots(new Set(options.loras), options.maxLoras);
     this.clock = clock ?? new SimClock(options.timeScale);
+  }
+
+  /** Publishes the cache's changes as KV-cache events from now on. */
+  recordKvEvents(recorder: KvEventRecorder): void {
+    this.kvEvents = recorder;
+    this.kv.onEvict = (block) => recorder.removed(block);
   }
 
   /** Longest prompt + output a request may have. */
@@ -398,6 +406,7 @@ export class Engine {
         req.sink.onFinish(req);
       }
     }
+    this.kvEvents?.flush();
     this.observer?.stepDone(generated, this.snapshot());
   }
 
@@ -407,7 +416,11 @@ export class Engine {
     const full = Math.floor(req.numComputed / blockSize);
     if (full <= req.numRegistered) return;
     extendBlockHashes(req.blockHashes, req.tokens, blockSize, req.hashRoot);
-    for (let b = req.numRegistered; b < full; b++) this.kv.register(req.blocks[b]!, req.blockHashes[b]!);
+    const stored: number[] = [];
+    for (let b = req.numRegistered; b < full; b++) {
+      if (this.kv.register(req.blocks[b]!, req.blockHashes[b]!)) stored.push(b);
+    }
+    if (this.kvEvents && stored.length > 0) this.kvEvents.stored(req, stored, stored.map((b) => req.blocks[b]!));
     req.numRegistered = full;
   }
 }

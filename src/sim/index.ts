@@ -7,6 +7,9 @@ import { resolveOptions, type SimOptions, type SimOptionsInput } from './options
 import { SglangDecode, SglangPrefill } from './bootstrap.js';
 import { NixlConnector } from './nixl.js';
 import { NO_ROLE, type PdRole } from './pd-role.js';
+import { KvEventPublisher } from './kv-event-publisher.js';
+import { KvEventRecorder } from './kv-event-recorder.js';
+import { publishes } from './kv-events-config.js';
 
 // Programmatic entry point: used by tests, the demo launcher and benchmarks.
 
@@ -42,6 +45,7 @@ export async function startSimulator(
   const pd = pdRole(options, engine, self);
   const server = createSimServer({ engine, metrics, faults, options, pd });
   let bootstrapPort: number | undefined;
+  let kvEvents: KvEventPublisher | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -52,9 +56,15 @@ export async function startSimulator(
     });
     address = server.address() as AddressInfo;
     if (pd instanceof SglangPrefill) bootstrapPort = await pd.listen(address.address);
+    if (publishes(options.kvEvents)) {
+      kvEvents = await KvEventPublisher.start(options.kvEvents, address.address);
+      const loraIds = new Map(options.loras.map((name, i) => [name, i + 1]));
+      engine.recordKvEvents(new KvEventRecorder(kvEvents, options.prefixCachingHashAlgo, options.hashSeed, options.blockSize, loraIds));
+    }
   } catch (err) {
     server.close();
     await pd.close();
+    await kvEvents?.close();
     engine.stop();
     throw err;
   }
@@ -75,6 +85,7 @@ export async function startSimulator(
           engine.stop();
         }),
         pd.close(),
+        kvEvents?.close(),
       ]).then(() => undefined);
       return closing;
     },

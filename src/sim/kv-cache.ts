@@ -12,6 +12,9 @@ export class KvCache {
   // Unreferenced blocks in eviction order; a Map keeps insertion order and deletes in O(1).
   private readonly free = new Map<number, true>();
 
+  /** Called when a cached block loses its prefix hash (evicted for reuse): the KV-event publisher listens. */
+  onEvict: ((block: number) => void) | undefined;
+
   constructor(
     readonly numBlocks: number,
     readonly blockSize: number,
@@ -101,11 +104,12 @@ export class KvCache {
     }
   }
 
-  /** Registers a computed full block under its prefix hash; an already cached duplicate stays unregistered. */
-  register(block: number, hash: number): void {
-    if (this.hashes[block] !== NO_HASH || this.byHash.has(hash)) return;
+  /** Registers a computed full block under its prefix hash; an already cached duplicate stays unregistered (false). */
+  register(block: number, hash: number): boolean {
+    if (this.hashes[block] !== NO_HASH || this.byHash.has(hash)) return false;
     this.hashes[block] = hash;
     this.byHash.set(hash, block);
+    return true;
   }
 
   private evictHash(block: number): void {
@@ -113,5 +117,6 @@ export class KvCache {
     if (hash === NO_HASH) return;
     this.hashes[block] = NO_HASH;
     if (this.byHash.get(hash) === block) this.byHash.delete(hash);
+    this.onEvict?.(block);
   }
 }

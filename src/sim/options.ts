@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { SUPPORTED_HASH_ALGOS, DEFAULT_NONE_HASH_SEED, type VllmHashAlgo } from '../kv-events/vllm-hash.js';
 import { DEFAULT_COST, type CostParams } from './cost-model.js';
+import { parseKvEventsConfig, type KvEventsConfig } from './kv-events-config.js';
 
 export type EngineFlavour = 'vllm' | 'sglang';
 
@@ -50,6 +52,12 @@ export interface SimOptions {
   kvTransferTimeoutMs: number;
   /** Simulated time to move the KV of 1000 prompt tokens from the prefill to the decode engine. */
   kvTransferMsPer1kTokens: number;
+  /** vLLM's --kv-events-config: publish KV-cache events over ZeroMQ (null: off). */
+  kvEvents: KvEventsConfig | null;
+  /** vLLM's --prefix-caching-hash-algo, used for the published block hashes. */
+  prefixCachingHashAlgo: VllmHashAlgo;
+  /** Seed of the first block's parent hash: vLLM's PYTHONHASHSEED, else its fixed default for sha256 variants. */
+  hashSeed: string;
 }
 
 // Llama-3.1-8B on one A100-40GB (docs/simulator.md): ~19 GiB of KV at 128 KiB per token is ~9.5k blocks of 16.
@@ -76,6 +84,9 @@ export const DEFAULT_OPTIONS: Readonly<SimOptions> = Object.freeze({
   kvTransferTimeoutMs: 480_000,
   // ~128 KiB of KV per token (Llama-3.1-8B) over a ~25 GB/s RDMA link.
   kvTransferMsPer1kTokens: 5,
+  kvEvents: null,
+  prefixCachingHashAlgo: 'sha256',
+  hashSeed: DEFAULT_NONE_HASH_SEED,
 });
 
 const SGLANG_KV_TRANSFER_TIMEOUT_MS = 300_000;
@@ -140,6 +151,8 @@ export function resolveOptions(partial: SimOptionsInput = {}): SimOptions {
   );
   check(isPositive(o.kvTransferTimeoutMs), 'kv-transfer-timeout-ms must be a positive number');
   check(Number.isFinite(o.kvTransferMsPer1kTokens) && o.kvTransferMsPer1kTokens >= 0, 'kv-transfer-ms-per-1k must be a non-negative number');
+  check(SUPPORTED_HASH_ALGOS.includes(o.prefixCachingHashAlgo), `prefix-caching-hash-algo must be one of ${SUPPORTED_HASH_ALGOS.join(', ')}`);
+  check(typeof o.hashSeed === 'string', 'hashSeed must be a string');
   o.maxModelLen = Math.min(o.maxModelLen, o.kvBlocks * o.blockSize);
   return o;
 }
@@ -180,6 +193,11 @@ continuous batching, preemption and LoRA slots. Defaults model Llama-3.1-8B on o
                                SGLang prefill: bootstrap server port, 0 = ephemeral (default 8998)
   --kv-transfer-timeout-ms MS  P/D waits: held KV, bootstrap, KV arrival (default vLLM 480000, SGLang 300000)
   --kv-transfer-ms-per-1k MS   simulated KV transfer time per 1000 prompt tokens (default ${DEFAULT_OPTIONS.kvTransferMsPer1kTokens})
+  --kv-events-config JSON      vLLM's KV-cache events: {"enable_kv_cache_events": true, "publisher": "zmq",
+                               "endpoint": "tcp://*:5557", "replay_endpoint": "tcp://*:5558", "topic": "",
+                               "buffer_steps": 10000, "hwm": 100000}; * binds --host (default off)
+  --prefix-caching-hash-algo A sha256 or sha256_cbor: block hashes in KV events (default sha256); the first
+                               block's parent derives from $PYTHONHASHSEED, else "${DEFAULT_NONE_HASH_SEED}"
   --prefill-tps N              prefill throughput, tokens/s (default ${DEFAULT_COST.prefillTokensPerSec})
   --decode-base-ms MS          decode step time at batch 1 (default ${DEFAULT_COST.decodeBaseMs})
   --decode-per-seq-ms MS       extra step time per sequence (default ${DEFAULT_COST.decodePerSeqMs})
@@ -223,7 +241,8 @@ function toNumber(flag: string, raw: string): number {
 /** Parses CLI arguments (without node and script). Throws on unknown flags or malformed values. */
 export function parseCliArgs(argv: readonly string[]): CliOptions {
   const stringFlags = [
-    'host', 'port', 'model', 'engine', 'lora', 'kv-connector', 'disaggregation-mode',
+    'host', 'port', 'model', 'engine', 'lora', 'kv-connector', 'disaggregation-mode', 'kv-events-config',
+    'prefix-caching-hash-algo',
     ...Object.keys(NUMERIC_FLAGS), ...Object.keys(COST_FLAGS),
   ];
   const { values } = parseArgs({
@@ -258,6 +277,16 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     }
     sim.disaggregationMode = mode;
   }
+  const kvEvents = str('kv-events-config');
+  if (kvEvents !== undefined) sim.kvEvents = parseKvEventsConfig(kvEvents);
+  const algo = str('prefix-caching-hash-algo');
+  if (algo !== undefined) {
+    if (!(SUPPORTED_HASH_ALGOS as readonly string[]).includes(algo)) {
+      throw new RangeError(`--prefix-caching-hash-algo must be one of ${SUPPORTED_HASH_ALGOS.join(', ')}`);
+    }
+    sim.prefixCachingHashAlgo = algo as VllmHashAlgo;
+  }
+  if (process.env.PYTHONHASHSEED !== undefined) sim.hashSeed = process.env.PYTHONHASHSEED;
   const lora = str('lora');
   if (lora !== undefined) sim.loras = lora.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   for (const [flag, key] of Object.entries(NUMERIC_FLAGS)) {

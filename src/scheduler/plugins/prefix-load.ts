@@ -5,6 +5,7 @@ import type { Plugin, PluginArgs } from '../types.js';
 import { boolArg, numArg, strArg } from './args.js';
 import { CapacityEstimator, capacityOptions } from './capacity.js';
 import { tokenMatcherFromArgs } from './kvcache-aware.js';
+import { preciseMatcherFromArgs } from './precise-prefix.js';
 import { overloaded, saturationArgs } from './load-guard.js';
 import { charMatcherOptions, matcherPlugin } from './prefix-cache.js';
 import { observeBestMatch } from '../prefix/match-metrics.js';
@@ -37,18 +38,24 @@ const OVERLOAD: SaturationThresholds = { queueDepth: Infinity, kvCacheUsage: 0.9
  * (gpuAware: false forces that), else as in gpu-aware (pod label or GPU-type table; learned only with learn: true).
  * Score: absolute, so that it composes with other scorers by weight: 100 for the cheapest endpoint, minus
  * 100 / maxExcessLoad (default 8) per unit of cost above it.
- * Args: matcher (chars, default: prefix-cache's index and args; or tokens: kvcache-aware's, with per-endpoint KV
- * capacity and optional Redis sharing), load-guard's thresholds, gpu-aware's capacity args, and the above.
+ * Args: matcher (chars, default: prefix-cache's index and args; tokens: kvcache-aware's, with per-endpoint KV
+ * capacity and optional Redis sharing; precise: precise-prefix's, from the engines' KV-cache events), load-guard's
+ * thresholds, gpu-aware's capacity args, and the above.
  */
 export function prefixLoad(args: PluginArgs): Plugin & { close(): Promise<void> } {
   const kind = strArg(args, NAME, 'matcher', 'chars');
-  if (kind !== 'chars' && kind !== 'tokens') throw new Error(`${NAME}: matcher must be chars or tokens`);
+  if (kind !== 'chars' && kind !== 'tokens' && kind !== 'precise') throw new Error(`${NAME}: matcher must be chars, tokens or precise`);
   const charsPerUnit = numArg(args, NAME, 'charsPerLoadUnit', 1024, 1);
   const maxCredit = numArg(args, NAME, 'maxCredit', 32, 0);
   const maxExcess = numArg(args, NAME, 'maxExcessLoad', 8, 1e-9);
   const t = saturationArgs(args, NAME, OVERLOAD);
   const capacity = boolArg(args, NAME, 'gpuAware', true) ? new CapacityEstimator(capacityOptions(args, NAME)) : undefined;
-  const matcher = kind === 'tokens' ? tokenMatcherFromArgs(args, NAME) : new CharPrefixMatcher(charMatcherOptions(args, NAME));
+  const matcher =
+    kind === 'tokens'
+      ? tokenMatcherFromArgs(args, NAME)
+      : kind === 'precise'
+        ? preciseMatcherFromArgs(args, NAME)
+        : new CharPrefixMatcher(charMatcherOptions(args, NAME));
   const base = matcherPlugin(NAME, matcher);
   return {
     ...base,
