@@ -168,6 +168,15 @@ export async function startEnvoy(
   };
 }
 
+/** envoy/envoy.yaml as shipped, its picker cluster pointed at a router on loopback; resolves once it is healthy. */
+export async function startEnvoyFor(grpcPort: number): Promise<EnvoyProcess> {
+  const cfg = loadBootstrap('envoy/envoy.yaml');
+  setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: grpcPort }]);
+  const envoy = await startEnvoy(cfg);
+  await envoy.waitHealthy('kthena_router', 1);
+  return envoy;
+}
+
 /**
  * `envoy --mode validate` on a bootstrap file: Envoy's own verdict, with its output. Runs at warning level because
  * Envoy accepts some mistakes with only a warning (an unknown retry_on token is "silently ignored"): `warnings` lists

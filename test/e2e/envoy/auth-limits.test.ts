@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startSimProcess, type SimProcess } from '../../support/sim-process.js';
 import { chat, resourcesDir, userMessage, type Reply } from './harness.js';
@@ -67,10 +67,7 @@ describe('e2e through real Envoy: auth and rate limits (envoy/envoy.yaml)', func
     );
     sim = await startSimProcess(IP, PORT, ['--time-scale', '0', '--max-tokens-cap', '2']);
     router = await startRouterProcess(['--resources', res.dir, '--config', res.config]);
-    const cfg = loadBootstrap('envoy/envoy.yaml');
-    setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-    envoy = await startEnvoy(cfg);
-    await envoy.waitHealthy('kthena_router', 1);
+    envoy = await startEnvoyFor(router.ports.grpc);
   });
 
   after(async () => {

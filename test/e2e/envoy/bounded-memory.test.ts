@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { startRouterProcess, until, type RouterProcess } from '../../support/router-process.js';
 
 // Issue 12, item 5, through real Envoy (envoy/envoy.yaml, FULL_DUPLEX_STREAMED): clients whose bodies stall hold
@@ -51,10 +51,7 @@ describe('e2e through real Envoy: stalled bodies are bounded', function () {
       'router:\n  maxBodyBytes: 2097152\n  maxBufferedBodyBytes: 4194304\n  requestIdleTimeoutMs: 1500\n',
     );
     router = await startRouterProcess(['--resources', join(dir, 'fleet.yaml'), '--config', join(dir, 'config.yaml')]);
-    const cfg = loadBootstrap('envoy/envoy.yaml');
-    setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-    envoy = await startEnvoy(cfg);
-    await envoy.waitHealthy('kthena_router', 1);
+    envoy = await startEnvoyFor(router.ports.grpc);
   });
 
   after(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.js';
 import { startRouterProcess, until, type RouterProcess } from '../../support/router-process.js';
 import { chat, resourcesDir, userMessage } from './harness.js';
@@ -42,7 +42,8 @@ describe('e2e through real Envoy: fallback list and served-endpoint feedback', f
     await res?.remove();
   });
 
-  const ask = (envoy: EnvoyProcess, i: number) => chat(envoy.url, { model: 'llama', messages: userMessage(`q${i}`), max_tokens: 2 });
+  const ask = (envoy: EnvoyProcess, i: number, headers: Record<string, string> = {}) =>
+    chat(envoy.url, { model: 'llama', messages: userMessage(`q${i}`), max_tokens: 2 }, headers);
 
   describe('envoy/envoy-compose.yaml (override_host over the whole list)', () => {
     let envoy: EnvoyProcess;
@@ -83,17 +84,15 @@ describe('e2e through real Envoy: fallback list and served-endpoint feedback', f
   describe('envoy/envoy.yaml (ORIGINAL_DST: the primary only)', () => {
     let envoy: EnvoyProcess;
     before(async () => {
-      const cfg = loadBootstrap('envoy/envoy.yaml');
-      setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-      envoy = await startEnvoy(cfg);
-      await envoy.waitHealthy('kthena_router', 1);
+      envoy = await startEnvoyFor(router.ports.grpc);
     });
     after(async () => envoy?.stop());
 
     it('retries connect failures on the dead primary itself (num_retries 2), then answers 503', async () => {
       expect(engines[0]!.served, 'A is closed (previous block)').to.be.a('number');
       const served = engines.map((e) => e.served);
-      const r = await ask(envoy, 0);
+      // The dead pod as primary whatever the scheduler thinks of it now (test mode's steering header).
+      const r = await ask(envoy, 0, { 'test-epp-endpoint-selection': addresses[0]! });
       expect(r.status, r.text).to.equal(503);
       expect(engines.map((e) => e.served)).to.deep.equal(served);
       const stats = await envoy.stats('cluster.model_servers.');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { connect as netConnect, type Socket } from 'node:net';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { closedLoop, failedCount } from '../../support/closed-loop.js';
 import { startRouterProcess, until, type RouterProcess } from '../../support/router-process.js';
 import { chat, startSimFleet, type SimFleet } from './fleet.js';
@@ -24,10 +24,7 @@ describe('e2e through real Envoy: a burst of cancels does not cost the other req
   before(async () => {
     fleet = await startSimFleet(IPS, PORT);
     router = await startRouterProcess(['--resources', fleet.dir]);
-    const cfg = loadBootstrap('envoy/envoy.yaml');
-    setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-    envoy = await startEnvoy(cfg);
-    await envoy.waitHealthy('kthena_router', 1);
+    envoy = await startEnvoyFor(router.ports.grpc);
   });
 
   after(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { startFakeEngine, type FakeEngine, type FakeEngineState } from '../../support/fake-engine.js';
 import { startRouterProcess, until, type RouterProcess } from '../../support/router-process.js';
 import { chat, resourcesDir, userMessage } from './harness.js';
@@ -47,10 +47,7 @@ describe('e2e through real Envoy: routing follows load, prefix and LoRA state (e
       'metrics: {scrapeIntervalMs: 100}\n',
     );
     router = await startRouterProcess(['--resources', res.dir, '--config', res.config]);
-    const cfg = loadBootstrap('envoy/envoy.yaml');
-    setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-    envoy = await startEnvoy(cfg);
-    await envoy.waitHealthy('kthena_router', 1);
+    envoy = await startEnvoyFor(router.ports.grpc);
   });
 
   after(async () => {

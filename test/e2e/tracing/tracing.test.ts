@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
+import { type EnvoyProcess, startEnvoyFor } from '../../support/envoy-process.js';
 import { startFakeEngine, type FakeEngine } from '../../support/fake-engine.js';
 import { documents, modelRouteYaml, modelServerYaml, podYaml } from '../../support/fleet-yaml.js';
 import { startCollector, type Collector, type ReceivedSpan } from '../../support/otelcol.js';
@@ -44,10 +44,7 @@ describe('e2e tracing: spans at a real OpenTelemetry Collector', function () {
       // Export every 100 ms instead of every 5 s, so the test need not wait.
       OTEL_BSP_SCHEDULE_DELAY: '100',
     });
-    const cfg = loadBootstrap('envoy/envoy.yaml');
-    setClusterEndpoints(cfg, 'kthena_router', [{ host: '127.0.0.1', port: router.ports.grpc }]);
-    envoy = await startEnvoy(cfg);
-    await envoy.waitHealthy('kthena_router', 1);
+    envoy = await startEnvoyFor(router.ports.grpc);
   });
 
   after(async () => {
