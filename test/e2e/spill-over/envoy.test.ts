@@ -7,7 +7,7 @@ import { FakeProvider, REPLY_WORDS } from '../../integration/providers/fake-prov
 import { findCluster, loadBootstrap, setClusterEndpoints, startEnvoy, type EnvoyProcess } from '../../support/envoy-process.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startSimProcess, type SimProcess } from '../../support/sim-process.js';
-import { spillResources, SPILL_CONFIG } from './fleet.js';
+import { spillResources, SPILL_CONFIG, untilQueued } from './fleet.js';
 
 // Spill-over through a real Envoy running the shipped envoy/providers.yaml: the router (ext_proc) routes to the pod
 // while it has room and, once it is saturated, sets x-kthena-provider so that Envoy sends the request to the
@@ -67,11 +67,7 @@ describe('spill-over to a provider under saturation (real Envoy, envoy/providers
     expect(provider.received).to.have.length(0);
 
     const busy = [ask(200), ask(200)];
-    const deadline = Date.now() + 10_000;
-    while (!/vllm:num_requests_waiting\{[^}]*\} [1-9]/.test(await (await fetch(`http://${POD.ip}:${POD.port}/metrics`)).text())) {
-      if (Date.now() > deadline) throw new Error('the pod never queued');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilQueued(POD);
     await new Promise((r) => setTimeout(r, 500)); // ten scrape intervals: the router has seen the queue
     const res = await ask(4);
     expect(res.status).to.equal(200);

@@ -47,3 +47,12 @@ metadata: {name: local-0, namespace: default, labels: {app: local}}
 status: {podIP: ${pod.ip}, conditions: [{type: Ready, status: "True"}]}
 `;
 }
+
+/** Resolves once the pod's engine reports a waiting request (it is saturated); the router then needs a few scrapes. */
+export async function untilQueued(pod: { ip: string; port: number }): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!/vllm:num_requests_waiting\{[^}]*\} [1-9]/.test(await (await fetch(`http://${pod.ip}:${pod.port}/metrics`)).text())) {
+    if (Date.now() > deadline) throw new Error('the pod never queued');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

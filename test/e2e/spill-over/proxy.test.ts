@@ -6,7 +6,7 @@ import { generateSelfSignedCert } from '../../../src/frontends/extproc/self-sign
 import { FakeProvider, REPLY_WORDS } from '../../integration/providers/fake-providers.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startSimProcess, type SimProcess } from '../../support/sim-process.js';
-import { spillResources, SPILL_CONFIG } from './fleet.js';
+import { spillResources, SPILL_CONFIG, untilQueued } from './fleet.js';
 
 // Spill-over through the standalone proxy, all real processes: the router, one simulated pod that runs one
 // request at a time, and an HTTPS stand-in for OpenAI. The route's provider takes requests only while the pod is
@@ -62,11 +62,7 @@ describe('spill-over to a provider under saturation (standalone proxy)', functio
 
     // Two long requests (~4 s each): one runs, one waits in the engine's queue.
     const busy = [ask(200), ask(200)];
-    const deadline = Date.now() + 10_000;
-    while (!/vllm:num_requests_waiting\{[^}]*\} [1-9]/.test(await (await fetch(`http://${POD.ip}:${POD.port}/metrics`)).text())) {
-      if (Date.now() > deadline) throw new Error('the pod never queued');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilQueued(POD);
     await new Promise((r) => setTimeout(r, 500)); // ten scrape intervals: the router has seen the queue
     const res = await ask(4);
     expect(res.status).to.equal(200);

@@ -3,20 +3,13 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import o200k from 'js-tiktoken/ranks/o200k_base';
 import { openAiEncoding } from '../../../src/tokenizer/tiktoken.js';
+import { seededText } from './seeded-text.js';
 
 // The short-piece scan and the long-piece heap must give js-tiktoken's ids exactly: counts of normal text are
 // unchanged by the bounds added for hostile input.
 
-function randomText(seed: number, length: number): string {
-  const alphabet = ['a', 'e', 'r', 't', 'Q', 'Z', ' ', '  ', '\n', '7', '42', '.', ',', "'s", '-', 'é', 'ß', '你', '🎉', '\t'];
-  let x = seed;
-  let s = '';
-  while (s.length < length) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+const TEXT_ALPHABET = ['a', 'e', 'r', 't', 'Q', 'Z', ' ', '  ', '\n', '7', '42', '.', ',', "'s", '-', 'é', 'ß', '你', '🎉', '\t'];
+const randomText = (seed: number, length: number) => seededText(TEXT_ALPHABET, seed, length);
 
 describe('tokenizer/bpe merge loops', function () {
   this.timeout(30_000);

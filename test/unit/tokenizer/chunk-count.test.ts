@@ -6,19 +6,12 @@ import o200k from 'js-tiktoken/ranks/o200k_base';
 import { MAX_EXACT_CHUNK_CHARS } from '../../../src/tokenizer/chunk-count.js';
 import { HuggingFaceTokenizer } from '../../../src/tokenizer/huggingface.js';
 import { openAiEncoding } from '../../../src/tokenizer/tiktoken.js';
+import { seededText } from './seeded-text.js';
 
 // Counting by chunks cut at spaces must give the whole text's count: js-tiktoken is the oracle.
 
-function mixed(seed: number, length: number): string {
-  const alphabet = ['the', ' ', '  ', '\t', '\n', ' \n', 'Model', '42', '12345', ',', '.', "'s", "n't", ' (x)', 'é', '你好', '🎉', '\u00a0', '\u3000', '=='];
-  let x = seed;
-  let s = '';
-  while (s.length < length) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+const MIXED_ALPHABET = ['the', ' ', '  ', '\t', '\n', ' \n', 'Model', '42', '12345', ',', '.', "'s", "n't", ' (x)', 'é', '你好', '🎉', '\u00a0', '\u3000', '=='];
+const mixed = (seed: number, length: number) => seededText(MIXED_ALPHABET, seed, length);
 
 describe('tokenizer: counting by chunks', function () {
   this.timeout(60_000);
